@@ -1,0 +1,1 @@
+//! QEMU virtio-net testbed.
