@@ -1216,6 +1216,11 @@ impl PciConfig for FakeNetDevice {
 }
 
 impl FakeNetDevice {
+    /// A copy of the PCI configuration space.
+    pub fn pci_snapshot(&self) -> [u8; 256] {
+        self.st().pci
+    }
+
     /// Overwrites raw PCI config bytes (hostile capability tests).
     pub fn poke_pci(&self, offset: u8, bytes: &[u8]) {
         let mut st = self.st();
