@@ -1,0 +1,1 @@
+//! Checks of the hck/ kit that run on Linux.
