@@ -188,7 +188,7 @@ unsafe impl Hal for DataChaos<'_, '_> {
 }
 
 /// Phase A: transport bring-up with arbitrary register values and a mutated PCI config.
-fn transport_phase(bytes: &RefCell<Bytes<'_>>, mem: &FakeMemory) {
+fn transport_phase(bytes: &RefCell<Bytes<'_>>, mem: &FakeMemory, stats: &mut ChaosStats) {
     let mut pci = FakeNetDevice::new(FakeConfig {
         memory: 4096,
         ..FakeConfig::default()
@@ -210,7 +210,9 @@ fn transport_phase(bytes: &RefCell<Bytes<'_>>, mem: &FakeMemory) {
     if t.begin_init().is_err() {
         return;
     }
-    let _ = t.negotiate(Features::all());
+    if t.negotiate(Features::all()).is_ok() {
+        stats.negotiated += 1;
+    }
     let _ = t.read_net_config();
     let _ = t.set_config_vector(0);
     for q in 0..3u16 {
@@ -224,16 +226,37 @@ fn transport_phase(bytes: &RefCell<Bytes<'_>>, mem: &FakeMemory) {
     let _ = t.read_isr();
 }
 
-/// Runs the driver loop against `data`; panics only on driver bugs (see module docs).
-pub fn run(data: &[u8]) {
-    let bytes = RefCell::new(Bytes::new(data));
-    let mem = FakeMemory::new(1 << 20, 0x1_0000_0000);
-    transport_phase(&bytes, &mem);
-    datapath_phase(&bytes, &mem);
-    assert_eq!(mem.live_allocations(), 0, "DMA memory leaked");
+/// What one [`run`] exercised (lets tests check the harness reaches deep code).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChaosStats {
+    /// Transport bring-ups that got past negotiation.
+    pub negotiated: u32,
+    /// Chains added.
+    pub added: u32,
+    /// Chains popped as completed.
+    pub popped: u32,
+    /// Device faults detected on the data queue.
+    pub faults: u32,
+    /// Tokens returned by `detach_unused`.
+    pub detached: u32,
+    /// Control commands that succeeded.
+    pub ctrl_ok: u32,
+    /// Control commands that failed (any typed error).
+    pub ctrl_err: u32,
 }
 
-fn datapath_phase(bytes: &RefCell<Bytes<'_>>, mem: &FakeMemory) {
+/// Runs the driver loop against `data`; panics only on driver bugs (see module docs).
+pub fn run(data: &[u8]) -> ChaosStats {
+    let bytes = RefCell::new(Bytes::new(data));
+    let mem = FakeMemory::new(1 << 20, 0x1_0000_0000);
+    let mut stats = ChaosStats::default();
+    transport_phase(&bytes, &mem, &mut stats);
+    datapath_phase(&bytes, &mem, &mut stats);
+    assert_eq!(mem.live_allocations(), 0, "DMA memory leaked");
+    stats
+}
+
+fn datapath_phase(bytes: &RefCell<Bytes<'_>>, mem: &FakeMemory, stats: &mut ChaosStats) {
     let hal = DataChaos {
         bytes,
         mem,
@@ -339,6 +362,7 @@ fn datapath_phase(bytes: &RefCell<Bytes<'_>>, mem: &FakeMemory) {
                 // chaos device never dereferences buffers.
                 if let Ok(head) = unsafe { q.add(bufs, token) } {
                     outstanding.insert(token, head);
+                    stats.added += 1;
                 }
             }
             2 => {
@@ -385,10 +409,12 @@ fn datapath_phase(bytes: &RefCell<Bytes<'_>>, mem: &FakeMemory) {
                             "token returned that was not outstanding"
                         );
                         assert!(u.len <= u.posted_writable);
+                        stats.popped += 1;
                     }
                     Ok(None) => break,
                     Err(_) => {
-                        reset_queue(&mut q, &mut outstanding, size);
+                        stats.faults += 1;
+                        stats.detached += reset_queue(&mut q, &mut outstanding, size);
                         dev_used = 0;
                         dev_avail = 0;
                         break;
@@ -426,6 +452,11 @@ fn datapath_phase(bytes: &RefCell<Bytes<'_>>, mem: &FakeMemory) {
                     4 => ctrl.set_guest_offloads(Features::GUEST_CSUM),
                     _ => ctrl.announce_ack(),
                 };
+                if r.is_ok() {
+                    stats.ctrl_ok += 1;
+                } else {
+                    stats.ctrl_err += 1;
+                }
                 if r.is_err() && (ctrl.is_stuck() || ctrl.queue().fault().is_some()) {
                     // The miniport resets the device here.
                     // SAFETY: the chaos device stops touching the ring after "reset".
@@ -435,13 +466,13 @@ fn datapath_phase(bytes: &RefCell<Bytes<'_>>, mem: &FakeMemory) {
             }
             _ => {
                 // A device reset in the middle of traffic.
-                reset_queue(&mut q, &mut outstanding, size);
+                stats.detached += reset_queue(&mut q, &mut outstanding, size);
                 dev_used = 0;
                 dev_avail = 0;
             }
         }
     }
-    reset_queue(&mut q, &mut outstanding, size);
+    stats.detached += reset_queue(&mut q, &mut outstanding, size);
     // SAFETY: the chaos device is done.
     unsafe { ctrl.recover_after_reset() };
     hal.ctrl.set(None);
@@ -451,11 +482,12 @@ fn reset_queue<H: Hal>(
     q: &mut SplitQueue<H, u32>,
     outstanding: &mut BTreeMap<u32, u16>,
     size: u16,
-) {
+) -> u32 {
     let mut returned = Vec::new();
     // SAFETY: the chaos device does not access the ring between this call and its next
     // operation, which starts from the zeroed ring.
     unsafe { q.detach_unused(|t| returned.push(t)) };
+    let n = returned.len() as u32;
     for t in returned {
         assert!(
             outstanding.remove(&t).is_some(),
@@ -465,4 +497,5 @@ fn reset_queue<H: Hal>(
     assert!(outstanding.is_empty(), "tokens lost: {outstanding:?}");
     assert_eq!(q.num_free(), size);
     assert_eq!(q.in_flight(), 0);
+    n
 }
