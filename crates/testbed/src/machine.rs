@@ -668,6 +668,19 @@ impl Machine {
             })
             .collect()
     }
+    /// Masks or unmasks MSI-X table entry `v` (Vector Control bit 0). While masked the device
+    /// sets the pending bit instead of writing the doorbell, and delivers on unmask.
+    pub fn set_vector_masked(&self, v: u16, masked: bool) -> Result<()> {
+        if v >= self.msix.table_size {
+            return Err(Error::Invalid(format!(
+                "MSI-X vector {v} of {}",
+                self.msix.table_size
+            )));
+        }
+        let ctl = self.msix.table_addr + u64::from(v) * 16 + 12;
+        self.qtest.writel(ctl, u32::from(masked))
+    }
+
     /// Clears every doorbell.
     pub fn clear_interrupts(&self) {
         for v in 0..self.msix.table_size {
@@ -797,6 +810,14 @@ mod tests {
         );
         let one = MachineConfig::default().prop("vectors", "3");
         assert!(!one.device_arg().contains("mq=on"));
+    }
+
+    #[test]
+    fn machine_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Machine>();
+        check::<QTest>();
+        check::<GuestRam>();
     }
 
     #[test]

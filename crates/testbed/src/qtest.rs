@@ -33,6 +33,9 @@ use crate::error::{Error, Result};
 
 /// How long a synchronous call waits for QEMU before declaring the connection dead.
 pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Posted writes reap replies once this many are outstanding (a few hundred bytes in the
+/// socket: QEMU can never block on a full buffer, and most posts cost one `send` only).
+pub const REAP_AT: u64 = 32;
 /// Failures of posted commands kept for inspection (the count is exact beyond that).
 const MAX_KEPT_FAILURES: usize = 32;
 
@@ -105,6 +108,8 @@ pub struct QTest {
     timeout: Duration,
     sent: AtomicU64,
     posted: AtomicU64,
+    /// Mirror of `Book::replies` readable without the lock (posted writes check it).
+    replies_seen: AtomicU64,
 }
 
 impl std::fmt::Debug for QTest {
@@ -144,6 +149,9 @@ impl QTest {
                 std::mem::size_of::<libc::c_int>() as libc::socklen_t,
             )
         };
+        rsock
+            .set_read_timeout(Some(timeout))
+            .map_err(|e| Error::io("qtest read timeout", e))?;
         Ok(QTest {
             wr: Mutex::new(Writer {
                 sock,
@@ -160,6 +168,7 @@ impl QTest {
             timeout,
             sent: AtomicU64::new(0),
             posted: AtomicU64::new(0),
+            replies_seen: AtomicU64::new(0),
         })
     }
 
@@ -271,15 +280,21 @@ impl QTest {
                 let mut b = lock(&self.book);
                 while let Some(nl) = r.buf[r.start..].iter().position(|&c| c == b'\n') {
                     let end = r.start + nl;
-                    let line = String::from_utf8_lossy(&r.buf[r.start..end]).into_owned();
-                    r.start = end + 1;
-                    if line.starts_with("IRQ") {
+                    let bytes = &r.buf[r.start..end];
+                    if bytes.starts_with(b"IRQ") {
+                        r.start = end + 1;
                         continue;
                     }
-                    Self::deliver(&mut b, parse_reply(&line));
+                    let reply = match std::str::from_utf8(bytes) {
+                        Ok(line) => parse_reply(line),
+                        Err(_) => Err(String::from_utf8_lossy(bytes).into_owned()),
+                    };
+                    r.start = end + 1;
+                    Self::deliver(&mut b, reply);
                     delivered += 1;
                 }
                 have = b.replies;
+                self.replies_seen.store(have, Ordering::Relaxed);
             }
             if delivered > 0 {
                 self.cv.notify_all();
@@ -297,14 +312,8 @@ impl QTest {
                 Some(_) => return Ok(()),
                 None => false,
             };
-            if block && !poll_in(&r.sock, self.timeout)? {
-                return Err(format!(
-                    "no reply from QEMU within {:?} (waiting for reply #{}, have {have})",
-                    self.timeout,
-                    until.unwrap_or(0)
-                ));
-            }
             let mut chunk = [0u8; 16 * 1024];
+            // Blocking reads time out through SO_RCVTIMEO (set in the constructor).
             let flags = if block { 0 } else { libc::MSG_DONTWAIT };
             // SAFETY: recv into a live stack buffer of the given length.
             let n = unsafe {
@@ -318,8 +327,15 @@ impl QTest {
             if n < 0 {
                 let e = io::Error::last_os_error();
                 match e.kind() {
+                    io::ErrorKind::Interrupted => continue,
                     io::ErrorKind::WouldBlock if !block => return Ok(()),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => continue,
+                    io::ErrorKind::WouldBlock => {
+                        return Err(format!(
+                            "no reply from QEMU within {:?} (waiting for reply #{}, have {have})",
+                            self.timeout,
+                            until.unwrap_or(0)
+                        ))
+                    }
                     _ => return Err(format!("read failed: {e}")),
                 }
             }
@@ -467,11 +483,18 @@ impl QTest {
             .collect()
     }
 
-    /// Sends a command without waiting (fire-and-forget); its reply is reaped later.
+    /// Sends a command without waiting (fire-and-forget); its reply is reaped later: by the
+    /// next synchronous call, or here once [`REAP_AT`] replies are outstanding.
     pub fn post(&self, command: &str) -> Result<()> {
         self.send(&[command], false)?;
         self.posted.fetch_add(1, Ordering::Relaxed);
-        self.reap();
+        let outstanding = self
+            .sent
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.replies_seen.load(Ordering::Relaxed));
+        if outstanding >= REAP_AT {
+            self.reap();
+        }
         Ok(())
     }
 
@@ -578,28 +601,6 @@ fn send_all(sock: &UnixStream, mut data: &[u8]) -> io::Result<()> {
         data = &data[n as usize..];
     }
     Ok(())
-}
-
-/// Waits until `sock` is readable; false on timeout.
-fn poll_in(sock: &UnixStream, timeout: Duration) -> std::result::Result<bool, String> {
-    let mut pfd = libc::pollfd {
-        fd: sock.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-    loop {
-        // SAFETY: poll on one live pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(format!("poll failed: {e}"));
-        }
-        return Ok(n > 0);
-    }
 }
 
 #[cfg(test)]

@@ -240,6 +240,26 @@ impl GuestTap {
         &self.netns
     }
 
+    /// Changes the interface MTU (`ip link set mtu`).
+    pub fn set_mtu(&self, mtu: u32) -> Result<()> {
+        crate::process::run_ok(
+            "ip",
+            &[
+                "-n",
+                &self.netns,
+                "link",
+                "set",
+                "dev",
+                &self.name,
+                "mtu",
+                &mtu.to_string(),
+            ],
+            None,
+            crate::netns::HELPER_TIMEOUT,
+        )
+        .map(|_| ())
+    }
+
     /// Changes what the kernel may hand us (`TUNSETOFFLOAD`, [`offload`] flags). Takes effect
     /// for frames the stack transmits from now on (the device's features are re-evaluated).
     pub fn set_offloads(&self, flags: u32) -> Result<()> {

@@ -179,3 +179,151 @@ pub fn device_features(m: &Machine, r: &VirtioRegions) -> Result<u64> {
     }
     Ok(f)
 }
+
+/// Virtio 1.x §3.1.1 steps 1–6 for diagnostics and smoke tests: reset (waiting for status 0),
+/// ACKNOWLEDGE, DRIVER, write `want ∩ offered`, FEATURES_OK and check it stuck. Returns the
+/// regions and the negotiated features.
+pub fn negotiate(m: &Machine, want: u64) -> Result<(VirtioRegions, u64)> {
+    let r = regions(m)?;
+    let st = r.common + common::DEVICE_STATUS;
+    m.mmio_write8(st, 0)?;
+    let t0 = std::time::Instant::now();
+    while m.mmio_read8(st)? != 0 {
+        if t0.elapsed() > std::time::Duration::from_secs(2) {
+            return Err(Error::Timeout("virtio reset did not complete".into()));
+        }
+    }
+    m.mmio_write8(st, status::ACKNOWLEDGE)?;
+    m.mmio_write8(st, status::ACKNOWLEDGE | status::DRIVER)?;
+    let feats = device_features(m, &r)? & want;
+    for sel in 0..2u32 {
+        m.mmio_write32(r.common + common::DRIVER_FEATURE_SELECT, sel)?;
+        m.mmio_write32(
+            r.common + common::DRIVER_FEATURE,
+            (feats >> (32 * sel)) as u32,
+        )?;
+    }
+    m.mmio_write8(
+        st,
+        status::ACKNOWLEDGE | status::DRIVER | status::FEATURES_OK,
+    )?;
+    if m.mmio_read8(st)? & status::FEATURES_OK == 0 {
+        return Err(Error::Setup(format!("device refused features {feats:#x}")));
+    }
+    Ok((r, feats))
+}
+
+/// Sets DRIVER_OK (after [`negotiate`] and queue setup).
+pub fn set_driver_ok(m: &Machine, r: &VirtioRegions) -> Result<()> {
+    let s = status::ACKNOWLEDGE | status::DRIVER | status::FEATURES_OK | status::DRIVER_OK;
+    m.mmio_write8(r.common + common::DEVICE_STATUS, s)?;
+    let got = m.mmio_read8(r.common + common::DEVICE_STATUS)?;
+    if got != s {
+        return Err(Error::Setup(format!(
+            "device status {got:#x} after DRIVER_OK"
+        )));
+    }
+    Ok(())
+}
+
+/// A minimal transmitq1 for smoke tests and latency measurements: one descriptor holding
+/// `[12-byte zero vnet header | frame]`, resubmitted on every [`SmokeTx::send`]; used-buffer
+/// notifications go to MSI-X `vector`. Lives at the start of the DMA range. Negotiates only
+/// VERSION_1 (no EVENT_IDX: every completion interrupts).
+#[derive(Debug)]
+pub struct SmokeTx {
+    /// Register blocks.
+    pub regions: VirtioRegions,
+    /// Guest-physical address of the descriptor table, avail ring, used ring and buffer.
+    pub desc: u64,
+    /// Avail ring.
+    pub avail: u64,
+    /// Used ring.
+    pub used: u64,
+    /// Notify address of the queue.
+    pub notify: u64,
+    /// MSI-X vector of the queue.
+    pub vector: u16,
+    size: u16,
+    next: u16,
+}
+
+impl SmokeTx {
+    /// Queue entries.
+    pub const SIZE: u16 = 16;
+
+    /// Resets the device and sets up transmitq1 carrying `frame` (≤ 4 KiB).
+    pub fn setup(m: &Machine, vector: u16, frame: &[u8]) -> Result<SmokeTx> {
+        use crate::ram::DMA_BASE;
+        if frame.len() > 4096 - 12 {
+            return Err(Error::Invalid("smoke frame too long".into()));
+        }
+        let (r, _) = negotiate(m, 1 << feature::VERSION_1)?;
+        let ram = m.ram();
+        let size = Self::SIZE;
+        let desc = DMA_BASE;
+        let avail = desc + 16 * u64::from(size);
+        let used = DMA_BASE + 0x1000;
+        let buf = DMA_BASE + 0x2000;
+        ram.fill(DMA_BASE, 0x3000, 0)?;
+        ram.write(buf + 12, frame)?;
+        let len = 12 + frame.len() as u32;
+        let mut d = [0u8; 16];
+        d[..8].copy_from_slice(&buf.to_le_bytes());
+        d[8..12].copy_from_slice(&len.to_le_bytes());
+        ram.write(desc, &d)?;
+        m.mmio_write16(r.common + common::QUEUE_SELECT, 1)?;
+        if m.mmio_read16(r.common + common::QUEUE_SIZE)? < size {
+            return Err(Error::Setup("transmitq1 smaller than 16".into()));
+        }
+        m.mmio_write16(r.common + common::QUEUE_SIZE, size)?;
+        m.mmio_write64_split(r.common + common::QUEUE_DESC, desc)?;
+        m.mmio_write64_split(r.common + common::QUEUE_DRIVER, avail)?;
+        m.mmio_write64_split(r.common + common::QUEUE_DEVICE, used)?;
+        m.mmio_write16(r.common + common::QUEUE_MSIX_VECTOR, vector)?;
+        if m.mmio_read16(r.common + common::QUEUE_MSIX_VECTOR)? != vector {
+            return Err(Error::Setup(format!(
+                "device refused MSI-X vector {vector}"
+            )));
+        }
+        let noff = m.mmio_read16(r.common + common::QUEUE_NOTIFY_OFF)?;
+        m.mmio_write16(r.common + common::QUEUE_ENABLE, 1)?;
+        set_driver_ok(m, &r)?;
+        Ok(SmokeTx {
+            notify: r.notify + u64::from(noff) * u64::from(r.notify_off_multiplier),
+            regions: r,
+            desc,
+            avail,
+            used,
+            vector,
+            size,
+            next: 0,
+        })
+    }
+
+    /// Publishes the descriptor once more (single 16-bit store of avail.idx after the ring
+    /// entry, then a full fence) and notifies with a posted write. Returns the new avail index.
+    pub fn send(&mut self, m: &Machine) -> Result<u16> {
+        use std::sync::atomic::{fence, Ordering};
+        let ram = m.ram();
+        let slot = self.avail + 4 + 2 * u64::from(self.next % self.size);
+        let bad = || Error::Setup("ring outside RAM".into());
+        ram.atomic_u16(slot)
+            .ok_or_else(bad)?
+            .store(0, Ordering::Relaxed);
+        self.next = self.next.wrapping_add(1);
+        ram.atomic_u16(self.avail + 2)
+            .ok_or_else(bad)?
+            .store(self.next, Ordering::Release);
+        fence(Ordering::SeqCst);
+        m.mmio_post16(self.notify, 1)?;
+        Ok(self.next)
+    }
+
+    /// The device's used.idx.
+    pub fn used_idx(&self, m: &Machine) -> u16 {
+        m.ram()
+            .atomic_u16(self.used + 2)
+            .map_or(0, |a| a.load(std::sync::atomic::Ordering::Acquire))
+    }
+}

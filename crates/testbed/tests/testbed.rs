@@ -13,7 +13,7 @@ use testbed::machine::{doorbell_gpa, MSI_DATA_BASE};
 use testbed::pci::{self, cmd, reg, BarKind};
 use testbed::ram::DMA_BASE;
 use testbed::tap::{gso, hdr_flags, offload};
-use testbed::virtio::{self, common, feature, status, VirtioRegions};
+use testbed::virtio::{self, common, feature, VirtioRegions};
 use testbed::{
     cleanup_stale, require_testbed, Accel, AccelChoice, Machine, MachineConfig, Testbed,
     TestbedConfig, VnetHdr,
@@ -41,52 +41,14 @@ fn with_accel(accel: AccelChoice) -> TestbedConfig {
     }
 }
 
-/// Virtio 1.x §3.1.1 steps 1–6: reset, ACKNOWLEDGE, DRIVER, feature negotiation, FEATURES_OK.
 fn virtio_negotiate(m: &Machine, want: u64) -> VirtioRegions {
-    let r = virtio::regions(m).unwrap();
-    let st = r.common + common::DEVICE_STATUS;
-    m.mmio_write8(st, 0).unwrap();
-    let t0 = Instant::now();
-    while m.mmio_read8(st).unwrap() != 0 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(2),
-            "reset did not complete"
-        );
-    }
-    m.mmio_write8(st, status::ACKNOWLEDGE).unwrap();
-    m.mmio_write8(st, status::ACKNOWLEDGE | status::DRIVER)
-        .unwrap();
-    let dev = virtio::device_features(m, &r).unwrap();
-    let feats = dev & want;
-    assert_eq!(
-        feats,
-        want,
-        "device lacks wanted features {:#x}",
-        want & !dev
-    );
-    for sel in 0..2u32 {
-        m.mmio_write32(r.common + common::DRIVER_FEATURE_SELECT, sel)
-            .unwrap();
-        m.mmio_write32(
-            r.common + common::DRIVER_FEATURE,
-            (feats >> (32 * sel)) as u32,
-        )
-        .unwrap();
-    }
-    let s = status::ACKNOWLEDGE | status::DRIVER | status::FEATURES_OK;
-    m.mmio_write8(st, s).unwrap();
-    assert_ne!(
-        m.mmio_read8(st).unwrap() & status::FEATURES_OK,
-        0,
-        "FEATURES_OK refused"
-    );
+    let (r, got) = virtio::negotiate(m, want).unwrap();
+    assert_eq!(got, want, "device lacks wanted features {:#x}", want & !got);
     r
 }
 
 fn driver_ok(m: &Machine, r: &VirtioRegions) {
-    let s = status::ACKNOWLEDGE | status::DRIVER | status::FEATURES_OK | status::DRIVER_OK;
-    m.mmio_write8(r.common + common::DEVICE_STATUS, s).unwrap();
-    assert_eq!(m.mmio_read8(r.common + common::DEVICE_STATUS).unwrap(), s);
+    virtio::set_driver_ok(m, r).unwrap();
 }
 
 /// RFC 1071 ones'-complement sum folded to 16 bits (not inverted).
@@ -606,68 +568,22 @@ fn msix_config_vector_fires_as_memory_write_on_link_change_kvm() {
 fn tx_completion_fires_queue_vector(accel: AccelChoice) {
     let tb = start(with_accel(accel));
     let m = tb.machine();
-    let ram = m.ram();
     let before = tb.host_ns().if_stats(tb.host_tap()).unwrap();
-    let r = virtio_negotiate(m, 1 << feature::VERSION_1);
-    const QSIZE: u64 = 16;
-    let desc = DMA_BASE;
-    let avail = desc + 16 * QSIZE;
-    let used = DMA_BASE + 0x1000;
-    let buf = DMA_BASE + 0x2000;
-    ram.fill(DMA_BASE, 0x3000, 0).unwrap();
-    // 12-byte virtio_net_hdr_v1 (all zero) + broadcast frame of an unused EtherType.
+    // Broadcast frame of an unused EtherType (the host kernel ignores it).
     let mut frame = vec![0xFF; 6];
     frame.extend_from_slice(&[0x52, 0x54, 0, 0x12, 0x34, 0x56]);
     frame.extend_from_slice(&0x88B5u16.to_be_bytes());
     frame.extend_from_slice(&[0xA5; 46]);
-    ram.write(buf + 12, &frame).unwrap();
-    let len = 12 + frame.len() as u32;
-    let mut d = Vec::new();
-    d.extend_from_slice(&buf.to_le_bytes());
-    d.extend_from_slice(&len.to_le_bytes());
-    d.extend_from_slice(&[0, 0, 0, 0]); // flags 0 (device-readable), next 0
-    ram.write(desc, &d).unwrap();
-    m.mmio_write16(r.common + common::QUEUE_SELECT, 1).unwrap();
-    assert!(m.mmio_read16(r.common + common::QUEUE_SIZE).unwrap() >= QSIZE as u16);
-    m.mmio_write16(r.common + common::QUEUE_SIZE, QSIZE as u16)
-        .unwrap();
-    m.mmio_write64_split(r.common + common::QUEUE_DESC, desc)
-        .unwrap();
-    m.mmio_write64_split(r.common + common::QUEUE_DRIVER, avail)
-        .unwrap();
-    m.mmio_write64_split(r.common + common::QUEUE_DEVICE, used)
-        .unwrap();
-    m.mmio_write16(r.common + common::QUEUE_MSIX_VECTOR, 2)
-        .unwrap();
-    assert_eq!(
-        m.mmio_read16(r.common + common::QUEUE_MSIX_VECTOR).unwrap(),
-        2
-    );
-    let noff = m.mmio_read16(r.common + common::QUEUE_NOTIFY_OFF).unwrap();
-    m.mmio_write16(r.common + common::QUEUE_ENABLE, 1).unwrap();
-    driver_ok(m, &r);
+    let mut tx = virtio::SmokeTx::setup(m, 2, &frame).unwrap();
     m.clear_interrupts();
-    // avail.ring[0] = 0, then publish avail.idx = 1 (single 16-bit store).
-    ram.atomic_u16(avail + 4)
-        .unwrap()
-        .store(0, Ordering::Relaxed);
-    ram.atomic_u16(avail + 2)
-        .unwrap()
-        .store(1, Ordering::Release);
-    std::sync::atomic::fence(Ordering::SeqCst);
-    let notify = r.notify + u64::from(noff) * u64::from(r.notify_off_multiplier);
     let t0 = Instant::now();
-    m.mmio_post16(notify, 1).unwrap();
+    assert_eq!(tx.send(m).unwrap(), 1);
     let fired = m.wait_interrupt(2, Duration::from_secs(5));
     let latency = t0.elapsed();
     assert!(fired, "{:?}: TX queue vector did not fire", m.accel());
-    assert_eq!(
-        ram.atomic_u16(used + 2).unwrap().load(Ordering::Acquire),
-        1,
-        "used.idx"
-    );
+    assert_eq!(tx.used_idx(m), 1, "used.idx");
     let mut e = [0u8; 4];
-    ram.read(used + 4, &mut e).unwrap();
+    m.ram().read(tx.used + 4, &mut e).unwrap();
     assert_eq!(u32::from_le_bytes(e), 0, "used.ring[0].id");
     assert!(
         m.pending_interrupts().is_empty(),
@@ -682,6 +598,8 @@ fn tx_completion_fires_queue_vector(accel: AccelChoice) {
         before.rx_packets + 1,
         "frame reached the host TAP"
     );
+    // The vnet header is stripped: the TAP received exactly the frame's bytes.
+    assert_eq!(after.rx_bytes - before.rx_bytes, frame.len() as u64);
     println!(
         "{:?}: posted notify -> TX completion doorbell in {latency:?}",
         m.accel()
@@ -1042,4 +960,66 @@ fn guest_tap_with_uso4_and_uso6_hands_out_one_udp_l4_gso_frame() {
         assert_eq!(f.hdr.gso_type, gso::NONE);
         assert_eq!(&f.data[42..], &payload[k * 1000..(k + 1) * 1000]);
     }
+}
+
+#[test]
+fn multi_queue_device_gets_a_multiqueue_tap_and_2n_plus_2_vectors() {
+    require_testbed!();
+    let tb = start(TestbedConfig {
+        machine: MachineConfig {
+            queue_pairs: 4,
+            ..MachineConfig::default()
+        },
+        guest: None,
+        ..TestbedConfig::default()
+    });
+    let m = tb.machine();
+    assert_eq!(m.msix_vectors(), 10, "vectors = 2 * 4 + 2");
+    let r = virtio::regions(m).unwrap();
+    let f = virtio::device_features(m, &r).unwrap();
+    assert_ne!(f & (1 << 22), 0, "VIRTIO_NET_F_MQ offered");
+    // max_virtqueue_pairs in the device config (offset 8).
+    assert_eq!(m.mmio_read16(r.device + 8).unwrap(), 4);
+    // QEMU sizes num_queues to one pair + control until MQ is negotiated (a driver must read
+    // it after FEATURES_OK).
+    assert_eq!(m.mmio_read16(r.common + common::NUM_QUEUES).unwrap(), 3);
+    virtio_negotiate(m, 1 << feature::VERSION_1 | 1 << 17 | 1 << 22);
+    assert_eq!(m.mmio_read16(r.common + common::NUM_QUEUES).unwrap(), 9);
+    let link = tb
+        .host_ns()
+        .run_ok("ip", &["-d", "link", "show", tb.host_tap()])
+        .unwrap();
+    assert!(link.contains("multi_queue"), "{link}");
+}
+
+#[test]
+fn masked_vector_is_held_pending_and_delivered_on_unmask() {
+    require_testbed!();
+    let tb = start(with_accel(AccelChoice::Auto));
+    let m = tb.machine();
+    let r = virtio_negotiate(m, 1 << feature::VERSION_1 | 1 << feature::STATUS);
+    m.mmio_write16(r.common + common::MSIX_CONFIG, 1).unwrap();
+    driver_ok(m, &r);
+    m.clear_interrupts();
+    m.set_vector_masked(1, true).unwrap();
+    m.set_link(false).unwrap();
+    // The link change is visible at once; the message is held while masked.
+    assert_eq!(m.mmio_read16(r.device + 6).unwrap() & 1, 0);
+    assert!(
+        !m.wait_interrupt(1, Duration::from_millis(200)),
+        "masked vector fired"
+    );
+    let pba = m.bar(m.msix().pba_bar).unwrap().base + u64::from(m.msix().pba_offset);
+    assert_eq!(
+        m.mmio_read32(pba).unwrap() & 0b10,
+        0b10,
+        "pending bit of vector 1"
+    );
+    m.set_vector_masked(1, false).unwrap();
+    assert!(
+        m.wait_interrupt(1, Duration::from_secs(5)),
+        "delivered on unmask"
+    );
+    assert_eq!(m.mmio_read32(pba).unwrap() & 0b10, 0, "pending bit cleared");
+    assert!(m.set_vector_masked(m.msix_vectors(), true).is_err());
 }
