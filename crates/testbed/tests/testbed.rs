@@ -1023,3 +1023,60 @@ fn masked_vector_is_held_pending_and_delivered_on_unmask() {
     assert_eq!(m.mmio_read32(pba).unwrap() & 0b10, 0, "pending bit cleared");
     assert!(m.set_vector_masked(m.msix_vectors(), true).is_err());
 }
+
+#[test]
+fn a_qemu_that_refuses_to_start_reports_why_and_leaves_nothing() {
+    require_testbed!();
+    let out = run_child(
+        "child_start_with_bad_device_property",
+        &[("NTB_CHILD", "badprop")],
+    );
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "child failed:\n{text}");
+    assert!(
+        text.contains("CHILD-CHECKED"),
+        "child did not run its checks:\n{text}"
+    );
+}
+
+#[test]
+#[ignore = "helper: run in its own process by a_qemu_that_refuses_to_start_reports_why_and_leaves_nothing"]
+fn child_start_with_bad_device_property() {
+    if std::env::var("NTB_CHILD").as_deref() != Ok("badprop") {
+        return;
+    }
+    let err = Testbed::start(TestbedConfig {
+        peer: true,
+        ..TestbedConfig::default().prop("no_such_prop", "1")
+    })
+    .expect_err("QEMU must refuse an unknown property");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("no_such_prop"),
+        "QEMU's complaint is in the error: {msg}"
+    );
+    // Everything this process created is gone again (it owns all ntb<pid>_ names).
+    let prefix = format!("ntb{:x}_", std::process::id());
+    let ns: Vec<String> = std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(ns.is_empty(), "namespaces left: {ns:?}");
+    let dirs: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    assert!(dirs.is_empty(), "run dirs left: {dirs:?}");
+    assert!(processes_mentioning(&prefix).is_empty(), "processes left");
+    println!("CHILD-CHECKED");
+}
