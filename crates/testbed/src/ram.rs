@@ -146,6 +146,14 @@ impl GuestRam {
         Some(unsafe { self.ptr.as_ptr().add(off) })
     }
 
+    /// Guest-physical address of a host pointer into the mapping (None if outside): the
+    /// VA → PA translation a scatter-gather builder needs.
+    pub fn gpa_of(&self, p: *const u8) -> Option<u64> {
+        let base = self.ptr.as_ptr() as usize;
+        let off = (p as usize).checked_sub(base)?;
+        (off < self.len).then_some(off as u64)
+    }
+
     fn check(&self, gpa: u64, len: usize) -> Result<*mut u8> {
         self.ptr(gpa, len as u64).ok_or_else(|| {
             Error::Invalid(format!(
@@ -245,6 +253,18 @@ mod tests {
         ram.read(0x20_0000, &mut b).unwrap();
         assert_eq!(b, [1, 2, 3, 4]);
         assert_eq!(ram.dma_range(), DMA_BASE..16 << 20);
+        let p = ram.ptr(0x20_0010, 4).unwrap();
+        assert_eq!(ram.gpa_of(p), Some(0x20_0010));
+        assert_eq!(
+            ram.gpa_of(b.as_ptr()),
+            None,
+            "a stack buffer is not guest memory"
+        );
+        assert_eq!(
+            ram.gpa_of(ram.base_ptr().wrapping_add(16 << 20)),
+            None,
+            "one past the end"
+        );
     }
 
     #[test]

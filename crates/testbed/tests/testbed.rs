@@ -697,7 +697,35 @@ fn namespaces_get_the_configured_sysctls_and_commands_run_inside_them() {
     assert_eq!(host.sysctl_get("net.ipv4.ip_forward").unwrap(), "1");
     let guest = tb.guest_ns().unwrap();
     assert_eq!(guest.sysctl_get("net.ipv4.tcp_timestamps").unwrap(), "1");
-    // The root namespace is untouched by our sysctl writes (they went to the namespace).
+    // Cross-check through iproute2's own namespace entry, independent of our setns code.
+    let via_ip = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            host.name(),
+            "cat",
+            "/proc/sys/net/ipv6/conf/all/disable_ipv6",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&via_ip.stdout).trim(), "1");
+    // Default config: timestamps off, in the namespaces only.
+    let tb2 = start(TestbedConfig {
+        guest: None,
+        ..TestbedConfig::default()
+    });
+    let via_ip = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            tb2.host_ns().name(),
+            "cat",
+            "/proc/sys/net/ipv4/tcp_timestamps",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&via_ip.stdout).trim(), "0");
+    drop(tb2);
     // A command inside sees the namespace's interfaces, not the root's.
     let out = host.run_ok("ip", &["-o", "link"]).unwrap();
     assert!(out.contains(tb.host_tap()), "{out}");
