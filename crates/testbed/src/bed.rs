@@ -11,7 +11,7 @@
 //! QEMU (QMP `quit`, then SIGKILL by PID), the guest TAP fd, the namespaces (with their TAPs
 //! and veths), the run directory. Guest RAM is a memfd and vanishes with its last mapping. If
 //! the whole process dies (SIGKILL, abort) QEMU and helpers die through PDEATHSIG, and
-//! [`cleanup_stale`] (run automatically once per process by [`Testbed::start`]) removes the
+//! [`crate::cleanup_stale`] (run automatically once per process by [`Testbed::start`]) removes the
 //! namespaces and run directory later.
 
 use std::net::Ipv4Addr;

@@ -582,6 +582,13 @@ fn tx_completion_fires_queue_vector(accel: AccelChoice) {
     let latency = t0.elapsed();
     assert!(fired, "{:?}: TX queue vector did not fire", m.accel());
     assert_eq!(tx.used_idx(m), 1, "used.idx");
+    // QEMU's own view of the queue agrees (x-query-virtio-queue-status).
+    let qs = m.virtio_queue_status(1).unwrap();
+    assert_eq!(qs["used-idx"], 1, "{qs}");
+    assert_eq!(qs["last-avail-idx"], 1, "{qs}");
+    let vs = m.virtio_status().unwrap();
+    let st = vs["status"]["statuses"].to_string();
+    assert!(st.contains("DRIVER_OK"), "{vs}");
     let mut e = [0u8; 4];
     m.ram().read(tx.used + 4, &mut e).unwrap();
     assert_eq!(u32::from_le_bytes(e), 0, "used.ring[0].id");
