@@ -1,0 +1,119 @@
+//! `cargo xtask bench <suite>`: runs a benchmark suite and repeats its `BENCH`/`RATIO` lines as a summary.
+//!
+//! Convention (/work/notes/conventions.md, "Benchmarks"): criterion benches in `crates/<crate>/benches/`
+//! print `BENCH <name> <value> <unit>` and `RATIO <name> <x>x (target <op> <t>) <PASS|MISS>` lines.
+//! Extension point: add a row to [`SUITES`] — a name, a description, and the command to run. A MISS is
+//! reported, not fatal; a failing benchmark command is.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::util::{self, Result};
+
+pub struct Suite {
+    pub name: &'static str,
+    pub what: &'static str,
+    /// Builds the command; `None` = not available yet (the message says why).
+    pub command: fn() -> std::result::Result<Command, &'static str>,
+}
+
+pub const SUITES: &[Suite] = &[
+    Suite {
+        name: "core",
+        what: "cargo bench -p netkvm-core",
+        command: || Ok(cargo_bench("netkvm-core")),
+    },
+    Suite {
+        name: "virtio",
+        what: "cargo bench -p netkvm-virtio",
+        command: || Ok(cargo_bench("netkvm-virtio")),
+    },
+    Suite {
+        name: "e2e",
+        what: "end-to-end throughput over QEMU virtio-net",
+        command: || Err("the e2e bench is not wired yet (owner: the testbed crate adds it here)"),
+    },
+];
+
+fn cargo_bench(package: &str) -> Command {
+    let mut cmd = util::host_cargo();
+    cmd.args(["bench", "-p", package]);
+    cmd
+}
+
+/// The summary lines of a benchmark log.
+pub fn summary_lines(log: &str) -> Vec<&str> {
+    log.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("BENCH ") || l.starts_with("RATIO "))
+        .collect()
+}
+
+pub fn command(args: &[String]) -> Result<()> {
+    let Some(name) = args.first() else {
+        let names: Vec<&str> = SUITES.iter().map(|s| s.name).collect();
+        return Err(format!("usage: cargo xtask bench <{}>", names.join("|")));
+    };
+    let suite = SUITES
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| format!("unknown bench suite `{name}`"))?;
+    let mut cmd = (suite.command)().map_err(str::to_string)?;
+    util::header(&format!("bench {}: {}", suite.name, suite.what));
+    println!("$ {}", util::display_cmd(&cmd));
+    let (res, t) = util::timed(|| -> Result<String> {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start benchmark: {e}"))?;
+        let mut log = String::new();
+        if let Some(out) = child.stdout.take() {
+            for line in BufReader::new(out)
+                .lines()
+                .map_while(std::result::Result::ok)
+            {
+                println!("{line}");
+                log.push_str(&line);
+                log.push('\n');
+            }
+        }
+        let status = child.wait().map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(log)
+        } else {
+            Err(format!("benchmark command failed: {status}"))
+        }
+    });
+    let log = res?;
+    util::header(&format!(
+        "bench {} summary ({})",
+        suite.name,
+        util::fmt_duration(t)
+    ));
+    let lines = summary_lines(&log);
+    if lines.is_empty() {
+        println!("(no BENCH/RATIO lines printed)");
+    }
+    for l in lines {
+        println!("{l}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_keeps_only_bench_and_ratio_lines() {
+        let log = "Benchmarking x\nBENCH checksum_64k 41.2 GB/s\n  RATIO a_vs_b 0.83x (target >= 0.80) PASS\n\
+                   BENCHMARK noise\nratio lower-case ignored\n";
+        assert_eq!(
+            summary_lines(log),
+            vec![
+                "BENCH checksum_64k 41.2 GB/s",
+                "RATIO a_vs_b 0.83x (target >= 0.80) PASS"
+            ]
+        );
+    }
+}
