@@ -1,0 +1,207 @@
+//! Software LSO/USO: what hardware segmentation would put on the wire (spec §2.3, §3.3).
+//!
+//! Every segment gets the template's headers (MAC, tag, IP with options / extension headers,
+//! TCP with options unchanged — timestamps are not incremented), then per segment: IPv4
+//! Total Length, Identification and header checksum, or IPv6 Payload Length; TCP sequence
+//! number advanced by the payload already sent, FIN/PSH only on the last segment and CWR
+//! only on the first; UDP Length; and the TCP/UDP checksum from the template's pseudo-header
+//! sum (without length) plus the segment's L4 length, header and payload. The payload is
+//! copied and summed in one pass.
+
+use super::{
+    fill_ipv4_checksum, FragReader, LsoVersion, SegKind, TxError, TxPlan, TCP_CSUM_OFFSET,
+    UDP_CSUM_OFFSET,
+};
+use crate::checksum::{self, Checksum};
+use crate::wire::virtio::VirtioNetHdr;
+use crate::wire::{be16, be32, put_be16, put_be32, TcpFlags, IPV6_HEADER_LEN};
+
+/// One software segment written by [`Segmenter::next_into`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Segment {
+    /// Bytes written to the output buffer (headers + payload).
+    pub len: usize,
+    /// Payload bytes in this segment.
+    pub payload_len: usize,
+    /// Index of the segment (0-based).
+    pub index: u32,
+    /// Last segment of the send.
+    pub last: bool,
+    /// Header to send it with (no offload: checksums are complete).
+    pub vnet_hdr: VirtioNetHdr,
+}
+
+/// Iterator-style software segmenter; see [`TxPlan::segmenter`].
+#[derive(Clone, Debug)]
+pub struct Segmenter<'a> {
+    plan: &'a TxPlan,
+    hdr: &'a [u8],
+    reader: FragReader<'a>,
+    index: u32,
+    remaining: usize,
+    seq0: u32,
+    id0: u16,
+    done: bool,
+}
+
+impl<'a> Segmenter<'a> {
+    pub(crate) fn new(plan: &'a TxPlan, hdr: &'a [u8], frags: &'a [&'a [u8]]) -> Self {
+        let lay = &plan.layout;
+        Segmenter {
+            plan,
+            hdr,
+            reader: FragReader::new(frags, plan.header_len),
+            index: 0,
+            remaining: lay.payload_len,
+            seq0: be32(hdr, lay.l4_offset + 4),
+            id0: be16(hdr, lay.l3_offset + 4),
+            done: plan.seg.is_none() || plan.mss == 0,
+        }
+    }
+
+    /// Segments not yet produced.
+    pub fn remaining_segments(&self) -> u32 {
+        if self.done {
+            return 0;
+        }
+        u32::try_from(self.remaining.div_ceil(self.plan.mss as usize).max(1)).unwrap_or(u32::MAX)
+    }
+
+    /// Writes the next segment into `out` (needs [`TxPlan::max_segment_len`] bytes for a
+    /// full segment). `None` when all segments were produced; after an error the segmenter
+    /// stops.
+    pub fn next_into(&mut self, out: &mut [u8]) -> Option<Result<Segment, TxError>> {
+        if self.done {
+            return None;
+        }
+        let r = self.write(out);
+        if r.is_err() {
+            self.done = true;
+        }
+        Some(r)
+    }
+
+    fn write(&mut self, out: &mut [u8]) -> Result<Segment, TxError> {
+        let plan = self.plan;
+        let lay = &plan.layout;
+        let kind = plan.seg.unwrap_or(SegKind::Udp);
+        let h = lay.payload_offset;
+        let chunk = self.remaining.min(plan.mss as usize);
+        let need = h + chunk;
+        if out.len() < need {
+            return Err(TxError::OutputTooSmall {
+                required: need,
+                available: out.len(),
+            });
+        }
+        let (head, rest) = out.split_at_mut(h);
+        head.copy_from_slice(self.hdr.get(..h).unwrap_or(&[]));
+        let mut pc = Checksum::new();
+        let n = self
+            .reader
+            .copy_and_add(rest.get_mut(..chunk).unwrap_or(&mut []), &mut pc);
+        let payload_sum = pc.sum();
+        let first = self.index == 0;
+        self.remaining -= chunk;
+        let last = self.remaining == 0 || n < chunk;
+
+        let l3 = lay.l3_offset;
+        let l4 = lay.l4_offset;
+        let l4_len = lay.l4_header_len + n;
+        let datagram = lay.l3_header_len + l4_len;
+        if lay.is_ipv4() {
+            put_be16(out, l3 + 2, datagram as u16);
+            put_be16(out, l3 + 4, ip_id(kind, self.id0, self.index));
+            // Keep DF (and the reserved bit); MF and offset are 0 in an LSO/USO template.
+            let ff = be16(out, l3 + 6) & 0xC000;
+            put_be16(out, l3 + 6, ff);
+            fill_ipv4_checksum(out, lay);
+        } else {
+            put_be16(out, l3 + 4, (datagram - IPV6_HEADER_LEN) as u16);
+        }
+
+        let csum_at = match kind {
+            SegKind::Tcp(_) => {
+                let seq = self.seq0.wrapping_add(self.index.wrapping_mul(plan.mss));
+                put_be32(out, l4 + 4, seq);
+                let raw = be16(out, l4 + 12);
+                let mut f = TcpFlags::from_bits_truncate(raw & 0x1FF);
+                if !last {
+                    f.remove(TcpFlags::FIN | TcpFlags::PSH);
+                }
+                if !first {
+                    f.remove(TcpFlags::CWR);
+                }
+                put_be16(out, l4 + 12, (raw & !0x1FF) | f.bits());
+                l4 + usize::from(TCP_CSUM_OFFSET)
+            }
+            SegKind::Udp => {
+                put_be16(out, l4 + 4, l4_len as u16);
+                l4 + usize::from(UDP_CSUM_OFFSET)
+            }
+        };
+        put_be16(out, csum_at, 0);
+        if !(plan.udp_no_csum && kind == SegKind::Udp) {
+            let mut c = Checksum::new();
+            c.add_sum(checksum::add_length(plan.pseudo_nolen, l4_len as u32));
+            c.add_bytes(out.get(l4..h).unwrap_or(&[]));
+            // The payload starts at an even offset from the L4 header (TCP/UDP header lengths
+            // are multiples of 4), so its sum adds without a byte swap.
+            c.add_sum(payload_sum);
+            let v = c.checksum();
+            put_be16(
+                out,
+                csum_at,
+                if kind == SegKind::Udp && v == 0 {
+                    0xFFFF
+                } else {
+                    v
+                },
+            );
+        }
+
+        let seg = Segment {
+            len: h + n,
+            payload_len: n,
+            index: self.index,
+            last,
+            vnet_hdr: VirtioNetHdr::default(),
+        };
+        self.index += 1;
+        if last {
+            self.done = true;
+        }
+        Ok(seg)
+    }
+}
+
+/// IP Identification of segment `i` (spec §2.3, §3.3; LSOv1 follows LSOv2, see the module
+/// docs of [`crate::tx`]).
+fn ip_id(kind: SegKind, id0: u16, i: u32) -> u16 {
+    let step = id0.wrapping_add(i as u16);
+    match kind {
+        SegKind::Udp => step,
+        SegKind::Tcp(LsoVersion::V1 | LsoVersion::V2) => (id0 & 0x8000) | (step & 0x7FFF),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lso_ip_id_wraps_within_15_bits() {
+        let k = SegKind::Tcp(LsoVersion::V2);
+        let ids: alloc::vec::Vec<u16> = (0..4).map(|i| ip_id(k, 0x7FFE, i)).collect();
+        assert_eq!(ids, [0x7FFE, 0x7FFF, 0x0000, 0x0001]);
+        // A template in the upper half stays there.
+        assert_eq!(ip_id(k, 0xFFFF, 1), 0x8000);
+        assert_eq!(ip_id(SegKind::Tcp(LsoVersion::V1), 0x7FFF, 1), 0);
+    }
+
+    #[test]
+    fn uso_ip_id_wraps_through_16_bits() {
+        let ids: alloc::vec::Vec<u16> = (0..4).map(|i| ip_id(SegKind::Udp, 0xFFFE, i)).collect();
+        assert_eq!(ids, [0xFFFE, 0xFFFF, 0x0000, 0x0001]);
+    }
+}
