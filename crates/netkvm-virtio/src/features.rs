@@ -269,3 +269,110 @@ pub fn dependencies_hold(set: Features) -> bool {
             || (set.contains(d.all) && (d.any.is_empty() || set.intersects(d.any)))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropping_csum_drops_host_offloads_transitively() {
+        let wanted = Features::all();
+        let offered = Features::all() - Features::CSUM;
+        let s = sanitize(wanted, offered);
+        // HOST_TSO4/6 and HOST_USO need CSUM; HOST_ECN and RSC_EXT need HOST_TSO4/6.
+        for f in [
+            Features::HOST_TSO4,
+            Features::HOST_TSO6,
+            Features::HOST_USO,
+            Features::HOST_UFO,
+            Features::HOST_ECN,
+            Features::RSC_EXT,
+        ] {
+            assert!(!s.contains(f), "{f:?}");
+        }
+        assert!(s.contains(Features::GUEST_TSO4 | Features::MRG_RXBUF));
+    }
+
+    #[test]
+    fn control_features_need_ctrl_vq() {
+        let s = sanitize(Features::all() - Features::CTRL_VQ, Features::all());
+        for f in [
+            Features::CTRL_RX,
+            Features::CTRL_RX_EXTRA,
+            Features::CTRL_VLAN,
+            Features::GUEST_ANNOUNCE,
+            Features::MQ,
+            Features::CTRL_MAC_ADDR,
+            Features::CTRL_GUEST_OFFLOADS,
+            Features::RSS,
+            Features::HASH_REPORT,
+        ] {
+            assert!(!s.contains(f), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn guest_offloads_need_guest_csum_and_announce_needs_status() {
+        let s = sanitize(
+            Features::all() - (Features::GUEST_CSUM | Features::STATUS),
+            Features::all(),
+        );
+        for f in [
+            Features::GUEST_TSO4,
+            Features::GUEST_TSO6,
+            Features::GUEST_UFO,
+            Features::GUEST_USO4,
+            Features::GUEST_USO6,
+            Features::GUEST_ECN,
+            Features::GUEST_ANNOUNCE,
+        ] {
+            assert!(!s.contains(f), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn unimplemented_transport_features_are_never_negotiated() {
+        let s = sanitize(Features::all(), Features::all());
+        assert!(!s.intersects(
+            Features::RING_PACKED
+                | Features::IN_ORDER
+                | Features::NOTIFICATION_DATA
+                | Features::RING_RESET
+                | Features::SR_IOV
+                | Features::NOTIFY_ON_EMPTY
+        ));
+        assert!(s.contains(Features::TRANSPORT_SUPPORTED));
+    }
+
+    #[test]
+    fn header_length_follows_features() {
+        assert_eq!(Features::empty().net_hdr_len(), 10);
+        assert_eq!(Features::MRG_RXBUF.net_hdr_len(), 12);
+        assert_eq!(Features::VERSION_1.net_hdr_len(), 12);
+        assert_eq!(
+            (Features::VERSION_1 | Features::HASH_REPORT).net_hdr_len(),
+            20
+        );
+    }
+
+    proptest::proptest! {
+        /// The result is within wanted ∩ offered, satisfies every rule, is a fixed point,
+        /// and is maximal: re-adding any dropped bit that was wanted and offered breaks a
+        /// rule or is an unimplemented transport bit.
+        #[test]
+        fn sanitize_is_a_maximal_consistent_subset(w in proptest::num::u64::ANY, o in proptest::num::u64::ANY) {
+            let (w, o) = (Features::from_bits_retain(w), Features::from_bits_retain(o));
+            let s = sanitize(w, o);
+            proptest::prop_assert!(w.intersection(o).contains(s));
+            proptest::prop_assert!(dependencies_hold(s));
+            proptest::prop_assert_eq!(sanitize(s, s), s);
+            let unsupported = Features::from_bits_retain(Features::TRANSPORT_RANGE) - Features::TRANSPORT_SUPPORTED;
+            for bit in 0..64 {
+                let f = Features::from_bits_retain(1 << bit);
+                if w.intersection(o).contains(f) && !s.contains(f) && !unsupported.contains(f) {
+                    proptest::prop_assert!(!dependencies_hold(s | f), "bit {} could have stayed", bit);
+                }
+            }
+        }
+    }
+}

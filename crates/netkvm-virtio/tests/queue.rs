@@ -18,14 +18,33 @@ fn region(dev: &FakeNetDevice, len: usize) -> DmaRegion {
 fn fill(r: &DmaRegion, off: usize, data: &[u8]) {
     assert!(off + data.len() <= r.len);
     // SAFETY: test-owned DMA region, bounds asserted above, not posted to the device yet.
-    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), r.vaddr.as_ptr().add(off), data.len()) };
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            data.as_ptr(),
+            r.vaddr.as_ptr().wrapping_add(off),
+            data.len(),
+        )
+    };
+}
+
+/// Adds a chain. Tests keep every buffer region alive until the end of the test and the
+/// fake device is the only one touching them.
+fn add<T: Copy, I: IntoIterator<Item = Buffer>>(
+    q: &mut SplitQueue<FakeNetDevice, T>,
+    bufs: I,
+    token: T,
+) -> Result<u16, QueueError> {
+    // SAFETY: see above — buffers outlive the queue's use of them.
+    unsafe { q.add(bufs, token) }
 }
 
 fn read(r: &DmaRegion, off: usize, len: usize) -> Vec<u8> {
     assert!(off + len <= r.len);
     let mut v = vec![0u8; len];
     // SAFETY: as `fill`; the device has returned the buffer.
-    unsafe { core::ptr::copy_nonoverlapping(r.vaddr.as_ptr().add(off), v.as_mut_ptr(), len) };
+    unsafe {
+        core::ptr::copy_nonoverlapping(r.vaddr.as_ptr().wrapping_add(off), v.as_mut_ptr(), len)
+    };
     v
 }
 
@@ -34,7 +53,7 @@ fn post_rx(q: &mut SplitQueue<FakeNetDevice, u32>, pages: &DmaRegion, n: u32) {
     for i in 0..n {
         let b = Buffer::writable(pages.paddr + 4096 * u64::from(i), 4096);
         // SAFETY: the pages live until the end of the test and are only read after pop.
-        unsafe { q.add([b], i) }.unwrap();
+        add(q, [b], i).unwrap();
     }
 }
 
@@ -57,7 +76,7 @@ fn tx_two_descriptor_chain_reaches_device_with_header() {
         Buffer::readable(buf.paddr + 512, 100),
     ];
     // SAFETY: buffer alive until popped.
-    let head = unsafe { q.add(chain, 77) }.unwrap();
+    let head = add(&mut q, chain, 77).unwrap();
     assert_eq!(q.num_free(), 254);
     assert!(q.publish(), "first publish must kick");
     q.notify();
@@ -92,14 +111,14 @@ fn indirect_chain_uses_one_ring_descriptor() {
         .chain((0..5u64).map(|i| Buffer::readable(buf.paddr + 100 + 10 * i, 10)))
         .collect();
     // SAFETY: alive until popped.
-    unsafe { q.add(chain.iter().copied(), 1) }.unwrap();
+    add(&mut q, chain.iter().copied(), 1).unwrap();
     assert_eq!(q.num_free(), 255, "six buffers, one ring descriptor");
     // More buffers than the table takes fall back to a direct chain.
     let long: Vec<Buffer> = (0..9u64)
         .map(|i| Buffer::readable(buf.paddr + i, 1))
         .collect();
     // SAFETY: as above.
-    unsafe { q.add(long, 2) }.unwrap();
+    add(&mut q, long, 2).unwrap();
     assert_eq!(q.num_free(), 246);
     q.publish_and_notify();
     let sent = dev.process_tx(TX).unwrap();
@@ -149,7 +168,7 @@ fn rx_big_buffer_without_mergeable() {
         .map(|i| Buffer::writable(big.paddr + 4096 * i, 4096))
         .collect();
     // SAFETY: alive until popped.
-    unsafe { q.add(chain, 9) }.unwrap();
+    add(&mut q, chain, 9).unwrap();
     q.publish_and_notify();
     let frame = vec![0xABu8; 60_000];
     assert_eq!(dev.deliver_rx(RX, &[0u8; 12], &frame).unwrap(), 1);
@@ -168,7 +187,7 @@ fn batch_publishes_once_and_kicks_once() {
     let buf = region(&dev, 4096);
     for i in 0..64u32 {
         // SAFETY: alive until popped.
-        unsafe { q.add([Buffer::readable(buf.paddr, 60)], i) }.unwrap();
+        add(&mut q, [Buffer::readable(buf.paddr, 60)], i).unwrap();
     }
     assert!(q.publish_and_notify());
     assert_eq!(dev.notifications(TX), 1);
@@ -191,7 +210,7 @@ fn event_idx_suppresses_kick_until_device_catches_up() {
     let buf = region(&dev, 4096);
     let add = |q: &mut SplitQueue<FakeNetDevice, u32>, tok| {
         // SAFETY: alive until popped.
-        unsafe { q.add([Buffer::readable(buf.paddr, 60)], tok) }.unwrap();
+        add(q, [Buffer::readable(buf.paddr, 60)], tok).unwrap();
     };
     add(&mut q, 0);
     assert!(q.publish(), "avail_event 0 lies in [0,1): kick");
@@ -217,11 +236,11 @@ fn no_notify_flag_suppresses_kick_without_event_idx() {
     let used_flags = q.addresses().device;
     dev.memory().store16(used_flags, USED_F_NO_NOTIFY).unwrap();
     // SAFETY: alive until popped.
-    unsafe { q.add([Buffer::readable(buf.paddr, 60)], 0) }.unwrap();
+    add(&mut q, [Buffer::readable(buf.paddr, 60)], 0).unwrap();
     assert!(!q.publish());
     dev.memory().store16(used_flags, 0).unwrap();
     // SAFETY: as above.
-    unsafe { q.add([Buffer::readable(buf.paddr, 60)], 1) }.unwrap();
+    add(&mut q, [Buffer::readable(buf.paddr, 60)], 1).unwrap();
     assert!(q.publish());
 }
 
@@ -271,7 +290,7 @@ fn delayed_interrupts_wait_for_three_quarters() {
     let buf = region(&dev, 4096);
     for i in 0..8u32 {
         // SAFETY: alive until popped.
-        unsafe { q.add([Buffer::readable(buf.paddr, 60)], i) }.unwrap();
+        add(&mut q, [Buffer::readable(buf.paddr, 60)], i).unwrap();
     }
     q.publish_and_notify();
     q.disable_interrupts();
@@ -286,7 +305,7 @@ fn used_id_out_of_range_stops_queue() {
     let mut q = queue::<u32>(&t, TX, 64, 0, None);
     let buf = region(&dev, 4096);
     // SAFETY: alive until detached.
-    unsafe { q.add([Buffer::readable(buf.paddr, 60)], 5) }.unwrap();
+    add(&mut q, [Buffer::readable(buf.paddr, 60)], 5).unwrap();
     q.publish();
     dev.update_misbehavior(|m| m.used = Some(UsedCorruption::IdOutOfRange));
     dev.process_tx(TX).unwrap();
@@ -296,7 +315,7 @@ fn used_id_out_of_range_stops_queue() {
     assert_eq!(q.pop_used(), Err(QueueError::Device(f)));
     // SAFETY: test buffer alive.
     assert_eq!(
-        unsafe { q.add([Buffer::readable(buf.paddr, 60)], 6) },
+        add(&mut q, [Buffer::readable(buf.paddr, 60)], 6),
         Err(QueueError::Device(f))
     );
     let mut back = Vec::new();
@@ -313,12 +332,12 @@ fn duplicate_completion_is_id_not_in_flight() {
     let mut q = queue::<u32>(&t, TX, 64, 0, None);
     let buf = region(&dev, 4096);
     // SAFETY: alive until popped.
-    let head = unsafe { q.add([Buffer::readable(buf.paddr, 60)], 1) }.unwrap();
+    let head = add(&mut q, [Buffer::readable(buf.paddr, 60)], 1).unwrap();
     q.publish();
     // Two more in flight but not published, so two used entries stay within "in flight".
     for tok in [2, 3] {
         // SAFETY: as above.
-        unsafe { q.add([Buffer::readable(buf.paddr, 60)], tok) }.unwrap();
+        add(&mut q, [Buffer::readable(buf.paddr, 60)], tok).unwrap();
     }
     dev.update_misbehavior(|m| m.used = Some(UsedCorruption::DuplicateCompletion));
     dev.process_tx(TX).unwrap();
@@ -346,7 +365,7 @@ fn completion_of_never_posted_id_is_id_not_in_flight() {
     let mut q = queue::<u32>(&t, TX, 64, 0, None);
     let buf = region(&dev, 4096);
     // SAFETY: alive until detached.
-    unsafe { q.add([Buffer::readable(buf.paddr, 60)], 1) }.unwrap();
+    add(&mut q, [Buffer::readable(buf.paddr, 60)], 1).unwrap();
     q.publish();
     // Device writes id 7 (never posted) by hand.
     let used = q.addresses().device;
@@ -384,10 +403,10 @@ fn used_index_jump_beyond_in_flight_is_fault() {
     let mut q = queue::<u32>(&t, TX, 64, 0, None);
     let buf = region(&dev, 4096);
     // SAFETY: alive until detached.
-    unsafe { q.add([Buffer::readable(buf.paddr, 60)], 0) }.unwrap();
+    add(&mut q, [Buffer::readable(buf.paddr, 60)], 0).unwrap();
     q.publish();
     // SAFETY: as above (second chain in flight, unpublished).
-    unsafe { q.add([Buffer::readable(buf.paddr, 60)], 1) }.unwrap();
+    add(&mut q, [Buffer::readable(buf.paddr, 60)], 1).unwrap();
     // One completion but used->idx says 1 + 100 (more than the ring, more than in flight).
     dev.update_misbehavior(|m| m.used = Some(UsedCorruption::IndexJump(100)));
     dev.process_tx(TX).unwrap();
@@ -411,7 +430,7 @@ fn used_index_going_backwards_is_fault() {
     let mut q = queue::<u32>(&t, TX, 64, 0, None);
     let buf = region(&dev, 4096);
     // SAFETY: alive until popped/detached.
-    unsafe { q.add([Buffer::readable(buf.paddr, 60)], 0) }.unwrap();
+    add(&mut q, [Buffer::readable(buf.paddr, 60)], 0).unwrap();
     q.publish();
     dev.update_misbehavior(|m| m.used = Some(UsedCorruption::IndexBackwards));
     dev.process_tx(TX).unwrap();
@@ -435,7 +454,7 @@ fn torn_looking_index_is_read_whole() {
     let mut popped = 0u32;
     for round in 0..0x210u32 {
         // SAFETY: alive until popped.
-        unsafe { q.add([Buffer::readable(buf.paddr, 60)], round) }.unwrap();
+        add(&mut q, [Buffer::readable(buf.paddr, 60)], round).unwrap();
         q.publish();
         dev.process_tx(TX).unwrap();
         while let Some(u) = q.pop_used().unwrap() {
@@ -456,24 +475,24 @@ fn full_queue_is_not_a_fault() {
         Buffer::readable(buf.paddr + 12, 60),
     ];
     // SAFETY: alive until popped.
-    unsafe { q.add(two, 0) }.unwrap();
+    add(&mut q, two, 0).unwrap();
     // SAFETY: as above.
-    unsafe { q.add(two, 1) }.unwrap();
+    add(&mut q, two, 1).unwrap();
     // SAFETY: as above.
     assert_eq!(
-        unsafe { q.add(two, 2) },
+        add(&mut q, two, 2),
         Err(QueueError::Full { needed: 2, free: 0 })
     );
     q.publish();
     dev.process_tx(TX).unwrap();
     assert!(q.pop_used().unwrap().is_some());
     // SAFETY: as above.
-    unsafe { q.add(two, 2) }.unwrap();
+    add(&mut q, two, 2).unwrap();
     // Longer than the ring and no indirect: can never fit.
     let five = [Buffer::readable(buf.paddr, 1); 5];
     // SAFETY: as above.
     assert_eq!(
-        unsafe { q.add(five, 3) },
+        add(&mut q, five, 3),
         Err(QueueError::ChainTooLong { len: 5 })
     );
 }
@@ -485,24 +504,27 @@ fn malformed_chains_are_rejected_without_side_effects() {
     let buf = region(&dev, 4096);
     let r = Buffer::readable(buf.paddr, 10);
     let w = Buffer::writable(buf.paddr, 10);
-    // SAFETY (all adds below): nothing is posted on error; buffers alive.
-    unsafe {
-        assert_eq!(q.add([w, r], 0), Err(QueueError::ReadableAfterWritable));
-        assert_eq!(
-            q.add([r, Buffer::readable(buf.paddr, 0)], 0),
-            Err(QueueError::ZeroLengthBuffer)
-        );
-        assert_eq!(q.add(core::iter::empty(), 0), Err(QueueError::EmptyChain));
-        assert_eq!(
-            q.add([Buffer::writable(0, u32::MAX), w], 0),
-            Err(QueueError::WritableLengthOverflow)
-        );
-        // An iterator without an exact size hint.
-        assert_eq!(
-            q.add([r, r].into_iter().filter(|_| true), 0),
-            Err(QueueError::ChainLengthMismatch)
-        );
-    }
+    assert_eq!(
+        add(&mut q, [w, r], 0),
+        Err(QueueError::ReadableAfterWritable)
+    );
+    assert_eq!(
+        add(&mut q, [r, Buffer::readable(buf.paddr, 0)], 0),
+        Err(QueueError::ZeroLengthBuffer)
+    );
+    assert_eq!(
+        add(&mut q, core::iter::empty(), 0),
+        Err(QueueError::EmptyChain)
+    );
+    assert_eq!(
+        add(&mut q, [Buffer::writable(0, u32::MAX), w], 0),
+        Err(QueueError::WritableLengthOverflow)
+    );
+    // An iterator without an exact size hint.
+    assert_eq!(
+        add(&mut q, [r, r].into_iter().filter(|_| true), 0),
+        Err(QueueError::ChainLengthMismatch)
+    );
     assert_eq!(q.num_free(), 16);
     assert_eq!(q.in_flight(), 0);
     assert!(!q.publish(), "nothing was made available");
@@ -517,7 +539,12 @@ fn detach_unused_returns_published_and_unpublished_tokens_and_queue_is_reusable(
     q.publish();
     dev.deliver_rx(RX, &[0; 12], &[0; 100]).unwrap(); // completes token 0, not popped
                                                       // SAFETY: pages alive.
-    unsafe { q.add([Buffer::writable(pages.paddr + 4096 * 10, 4096)], 10) }.unwrap(); // unpublished
+    add(
+        &mut q,
+        [Buffer::writable(pages.paddr + 4096 * 10, 4096)],
+        10,
+    )
+    .unwrap(); // unpublished
     let mut back = Vec::new();
     // SAFETY: "reset": the fake device no longer touches the ring.
     unsafe { q.detach_unused(|t| back.push(t)) };
