@@ -356,6 +356,80 @@ pub struct SINGLE_LIST_ENTRY {
 }
 assert_layout!(SINGLE_LIST_ENTRY, size = 8, Next = 0);
 
+/// Storage the size and alignment of a `KEVENT` (x64: a 24-byte `DISPATCHER_HEADER`); only
+/// initialised/used through `Ke*`/`Ndis*Event` routines.
+#[repr(C, align(8))]
+#[derive(Debug, Default)]
+pub struct KEVENT {
+    _opaque: [u64; 3],
+}
+assert_layout!(KEVENT, size = 24);
+
+/// `NDIS_EVENT` (wraps a `KEVENT`; `NdisInitializeEvent` / `NdisSetEvent` / `NdisWaitEvent`).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct NDIS_EVENT {
+    /// The kernel event.
+    pub Event: KEVENT,
+}
+assert_layout!(NDIS_EVENT, size = 24);
+/// `PNDIS_EVENT`.
+pub type PNDIS_EVENT = *mut NDIS_EVENT;
+
+/// Storage the size and alignment of a `KDPC` (x64: 64 bytes), for places NDIS/WDM embed one
+/// (e.g. the legacy `NDIS_TIMER`). NDIS 6 miniports use timer objects and interrupt DPCs instead.
+#[repr(C, align(8))]
+#[derive(Debug, Default)]
+pub struct KDPC {
+    _opaque: [u64; 8],
+}
+assert_layout!(KDPC, size = 64);
+
+/// Storage the size of a `KTIMER` (x64: 64 bytes).
+#[repr(C, align(8))]
+#[derive(Debug, Default)]
+pub struct KTIMER {
+    _opaque: [u64; 8],
+}
+assert_layout!(KTIMER, size = 64);
+
+/// Legacy `NDIS_TIMER` (`KTIMER` + `KDPC`; NDIS 6 drivers use `NdisAllocateTimerObject`).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct NDIS_TIMER {
+    /// Timer.
+    pub Timer: KTIMER,
+    /// DPC.
+    pub Dpc: KDPC,
+}
+assert_layout!(NDIS_TIMER, size = 128, Timer = 0, Dpc = 64);
+
+/// `KPROCESSOR_MODE` (`CCHAR`).
+pub type KPROCESSOR_MODE = i8;
+/// `KernelMode`.
+pub const KernelMode: KPROCESSOR_MODE = 0;
+/// `MEMORY_CACHING_TYPE` (C enum).
+pub type MEMORY_CACHING_TYPE = i32;
+/// `MmNonCached`.
+pub const MmNonCached: MEMORY_CACHING_TYPE = 0;
+/// `MmCached`.
+pub const MmCached: MEMORY_CACHING_TYPE = 1;
+
+/// `KeGetCurrentIrql` — an inline function on x64 (`mov rax, cr8`), so it is not imported.
+///
+/// # Safety
+/// Kernel mode only: reading CR8 faults in user mode.
+#[cfg(all(target_os = "windows", target_arch = "x86_64"))]
+#[inline]
+pub unsafe fn KeGetCurrentIrql() -> KIRQL {
+    let irql: u64;
+    // SAFETY: the caller guarantees ring 0, where reading CR8 is allowed and side-effect free.
+    unsafe {
+        core::arch::asm!("mov {}, cr8", out(reg) irql, options(nomem, nostack, preserves_flags))
+    };
+    irql as KIRQL
+}
+
 /// `NT_SUCCESS(status)`.
 pub const fn NT_SUCCESS(status: NTSTATUS) -> bool {
     status >= 0

@@ -48,6 +48,7 @@ macro_rules! bitfields {
 
 pub mod attributes;
 pub mod basic;
+pub mod config;
 pub mod dma;
 pub mod ffi;
 pub mod general;
@@ -64,6 +65,7 @@ pub mod version;
 
 pub use attributes::*;
 pub use basic::*;
+pub use config::*;
 pub use dma::*;
 pub use ffi::*;
 pub use general::*;

@@ -430,6 +430,108 @@ assert_layout!(
 /// `PNET_DEVICE_PNP_EVENT`.
 pub type PNET_DEVICE_PNP_EVENT = *mut NET_DEVICE_PNP_EVENT;
 
+/// `NET_PNP_EVENT_CODE` (C enum).
+pub type NET_PNP_EVENT_CODE = i32;
+/// `NetEventSetPower`.
+pub const NetEventSetPower: NET_PNP_EVENT_CODE = 0;
+/// `NetEventQueryPower`.
+pub const NetEventQueryPower: NET_PNP_EVENT_CODE = 1;
+/// `NetEventQueryRemoveDevice`.
+pub const NetEventQueryRemoveDevice: NET_PNP_EVENT_CODE = 2;
+/// `NetEventCancelRemoveDevice`.
+pub const NetEventCancelRemoveDevice: NET_PNP_EVENT_CODE = 3;
+/// `NetEventReconfigure`.
+pub const NetEventReconfigure: NET_PNP_EVENT_CODE = 4;
+/// `NetEventBindList`.
+pub const NetEventBindList: NET_PNP_EVENT_CODE = 5;
+/// `NetEventBindsComplete`.
+pub const NetEventBindsComplete: NET_PNP_EVENT_CODE = 6;
+/// `NetEventPnPCapabilities`.
+pub const NetEventPnPCapabilities: NET_PNP_EVENT_CODE = 7;
+/// `NetEventPause`.
+pub const NetEventPause: NET_PNP_EVENT_CODE = 8;
+/// `NetEventRestart`.
+pub const NetEventRestart: NET_PNP_EVENT_CODE = 9;
+/// `NetEventPortActivation`.
+pub const NetEventPortActivation: NET_PNP_EVENT_CODE = 10;
+/// `NetEventPortDeactivation`.
+pub const NetEventPortDeactivation: NET_PNP_EVENT_CODE = 11;
+/// `NetEventIMReEnableDevice`.
+pub const NetEventIMReEnableDevice: NET_PNP_EVENT_CODE = 12;
+
+/// `NET_PNP_EVENT` (`netpnp.h`; not among the published NDIS headers — x64 layout cross-checked
+/// against a PDB-derived dump: 152 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct NET_PNP_EVENT {
+    /// `NetEvent*`.
+    pub NetEvent: NET_PNP_EVENT_CODE,
+    /// Event data.
+    pub Buffer: PVOID,
+    /// Bytes at `Buffer`.
+    pub BufferLength: ULONG,
+    /// Reserved.
+    pub NdisReserved: [usize; 4],
+    /// Reserved.
+    pub TransportReserved: [usize; 4],
+    /// Reserved.
+    pub TdiReserved: [usize; 4],
+    /// Reserved.
+    pub TdiClientReserved: [usize; 4],
+}
+assert_layout!(
+    NET_PNP_EVENT,
+    size = 152,
+    NetEvent = 0,
+    Buffer = 8,
+    BufferLength = 16,
+    NdisReserved = 24,
+    TdiClientReserved = 120
+);
+
+/// `NET_PNP_EVENT_NOTIFICATION_REVISION_1`.
+pub const NET_PNP_EVENT_NOTIFICATION_REVISION_1: UCHAR = 1;
+/// `NET_PNP_EVENT_NOTIFICATION_REVISION_2` (NDIS 6.50).
+pub const NET_PNP_EVENT_NOTIFICATION_REVISION_2: UCHAR = 2;
+/// `NDIS_SIZEOF_NET_PNP_EVENT_NOTIFICATION_REVISION_1` (through `Flags`).
+pub const NDIS_SIZEOF_NET_PNP_EVENT_NOTIFICATION_REVISION_1: USHORT = 164;
+/// `NDIS_SIZEOF_NET_PNP_EVENT_NOTIFICATION_REVISION_2` (through `VPortId`).
+pub const NDIS_SIZEOF_NET_PNP_EVENT_NOTIFICATION_REVISION_2: USHORT = 172;
+/// `NET_EVENT_HALT_MINIPORT_ON_LOW_POWER`.
+pub const NET_EVENT_HALT_MINIPORT_ON_LOW_POWER: ULONG = 0x1;
+/// `NET_EVENT_FLAGS_VPORT_ID_VALID`.
+pub const NET_EVENT_FLAGS_VPORT_ID_VALID: ULONG = 0x2;
+
+/// `NET_PNP_EVENT_NOTIFICATION` (`NdisMNetPnPEvent`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct NET_PNP_EVENT_NOTIFICATION {
+    /// Header (`NDIS_OBJECT_TYPE_DEFAULT`).
+    pub Header: NDIS_OBJECT_HEADER,
+    /// Port.
+    pub PortNumber: NDIS_PORT_NUMBER,
+    /// The event.
+    pub NetPnPEvent: NET_PNP_EVENT,
+    /// `NET_EVENT_*`.
+    pub Flags: ULONG,
+    /// NIC switch (revision 2).
+    pub SwitchId: ULONG,
+    /// VPort (revision 2).
+    pub VPortId: ULONG,
+}
+assert_layout!(
+    NET_PNP_EVENT_NOTIFICATION,
+    size = 176,
+    Header = 0,
+    PortNumber = 4,
+    NetPnPEvent = 8,
+    Flags = 160,
+    SwitchId = 164,
+    VPortId = 168
+);
+/// `PNET_PNP_EVENT_NOTIFICATION`.
+pub type PNET_PNP_EVENT_NOTIFICATION = *mut NET_PNP_EVENT_NOTIFICATION;
+
 /// `NDIS_MINIPORT_INIT_PARAMETERS_REVISION_1`.
 pub const NDIS_MINIPORT_INIT_PARAMETERS_REVISION_1: UCHAR = 1;
 /// `NDIS_SIZEOF_MINIPORT_INIT_PARAMETER_REVISION_1` (sic: `PARAMETER`; through
