@@ -261,7 +261,7 @@ pub struct NdisOffload {
 }
 
 /// What RSC runs for a family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct RscPath {
     /// The host coalesces (`GUEST_TSO` on through `CTRL_GUEST_OFFLOADS`).
     pub host: bool,
