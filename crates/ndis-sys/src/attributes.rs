@@ -376,6 +376,7 @@ pub union NDIS_MINIPORT_ADAPTER_ATTRIBUTES {
     /// Type 0xAF.
     pub HardwareAssistAttributes: NDIS_MINIPORT_ADAPTER_HARDWARE_ASSIST_ATTRIBUTES,
 }
+assert_layout!(NDIS_MINIPORT_ADAPTER_ATTRIBUTES, size = 224);
 /// `PNDIS_MINIPORT_ADAPTER_ATTRIBUTES`. Pass a pointer to one of the member structures cast
 /// to this type.
 pub type PNDIS_MINIPORT_ADAPTER_ATTRIBUTES = *mut NDIS_MINIPORT_ADAPTER_ATTRIBUTES;

@@ -545,6 +545,12 @@ unsafe extern "system" {
     pub fn ExAllocatePool2(Flags: POOL_FLAGS, NumberOfBytes: SIZE_T, Tag: ULONG) -> PVOID;
     /// `ExFreePoolWithTag` (<= DISPATCH_LEVEL).
     pub fn ExFreePoolWithTag(P: PVOID, Tag: ULONG);
+    /// `ExAllocatePoolWithTag` (deprecated; the fallback before Windows 10 2004, where
+    /// `ExAllocatePool2` does not exist: resolve that one with `MmGetSystemRoutineAddress`).
+    /// `PoolType` is a `POOL_TYPE` (`NonPagedPoolNx` = 512). Does not zero.
+    pub fn ExAllocatePoolWithTag(PoolType: i32, NumberOfBytes: SIZE_T, Tag: ULONG) -> PVOID;
+    /// `MmGetSystemRoutineAddress` (PASSIVE_LEVEL).
+    pub fn MmGetSystemRoutineAddress(SystemRoutineName: PUNICODE_STRING) -> PVOID;
     /// `KeBugCheckEx` (never returns).
     pub fn KeBugCheckEx(
         BugCheckCode: ULONG,
@@ -614,5 +620,34 @@ unsafe extern "system" {
 pub const PCI_WHICHSPACE_CONFIG: ULONG = 0x0;
 /// `PCI_WHICHSPACE_ROM`.
 pub const PCI_WHICHSPACE_ROM: ULONG = 0x5269_6350;
+/// `NonPagedPoolNx` (`POOL_TYPE` for `ExAllocatePoolWithTag`).
+pub const NonPagedPoolNx: i32 = 512;
 /// `ALL_PROCESSOR_GROUPS`.
 pub const ALL_PROCESSOR_GROUPS: USHORT = 0xFFFF;
+
+/// `MmGetSystemAddressForMdlSafe` (an inline function in `wdm.h`, not an export): the mapped
+/// system VA if the MDL already has one ([`crate::nbl::mdl_system_address_if_mapped`]),
+/// otherwise maps it with [`MmMapLockedPagesSpecifyCache`] (`KernelMode`, `MmCached`, no
+/// bugcheck). Returns null if mapping fails. `Priority` is a `MM_PAGE_PRIORITY`, optionally
+/// OR-ed with `MdlMappingNoExecute`.
+///
+/// # Safety
+/// `mdl` must point to a valid MDL describing locked (or non-paged) pages; IRQL <= DISPATCH.
+pub unsafe fn MmGetSystemAddressForMdlSafe(mdl: *mut MDL, Priority: MM_PAGE_PRIORITY) -> PVOID {
+    // SAFETY: the caller guarantees `mdl` is valid for reads.
+    let m = unsafe { &*mdl };
+    if let Some(va) = crate::nbl::mdl_system_address_if_mapped(m) {
+        return va;
+    }
+    // SAFETY: valid locked MDL (caller); the arguments are the ones the WDK inline passes.
+    unsafe {
+        MmMapLockedPagesSpecifyCache(
+            mdl,
+            KernelMode,
+            MmCached,
+            core::ptr::null_mut(),
+            0,
+            Priority,
+        )
+    }
+}

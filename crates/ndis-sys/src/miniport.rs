@@ -20,6 +20,13 @@ use crate::resources::{PIO_INTERRUPT_MESSAGE_INFO, PNDIS_RESOURCE_LIST};
 // ---------------------------------------------------------------------------------------------
 // Handler function types
 
+/// `DRIVER_INITIALIZE` (`DriverEntry`), PASSIVE_LEVEL: exported as `DriverEntry`, calls
+/// `NdisMRegisterMiniportDriver`.
+pub type DRIVER_INITIALIZE = unsafe extern "system" fn(
+    DriverObject: PDRIVER_OBJECT,
+    RegistryPath: *mut crate::basic::UNICODE_STRING,
+) -> crate::basic::NTSTATUS;
+
 /// `MINIPORT_SET_OPTIONS` (`SET_OPTIONS`), PASSIVE_LEVEL: register optional services
 /// (`NdisSetOptionalHandlers`).
 pub type MINIPORT_SET_OPTIONS = Option<
