@@ -1,1 +1,767 @@
-//! TODO(owner): module rsc.
+//! Software receive segment coalescing (NetKVM has none; Linux GRO and Hyper-V's vSwitch do).
+//!
+//! Used when the host delivers MTU-sized TCP segments: per receive batch (one DPC) the
+//! miniport hands over the classified frames ([`RscSegment`], built from
+//! [`crate::rx::RxInfo`] with [`RscSegment::from_rx`]); [`RscEngine::process`] returns, in
+//! arrival order, what to indicate: a frame as is, or an SCU = frame `head` with its headers
+//! **rewritten in place** followed by the payload parts of later frames ([`RscEngine::parts`])
+//! — so the miniport builds one NET_BUFFER_LIST with one NET_BUFFER whose MDL chain points at
+//! the original receive buffers. No payload is copied, nothing is allocated per packet (the
+//! engine's arrays are sized once for the largest batch), nothing is held across batches.
+//!
+//! # Rules (spec §1.4–§1.9, Learn "Rules for coalescing TCP/IP packets")
+//! * Exceptions (segment not coalesced): 1 resources (never hit: the flow table evicts, the
+//!   arrays fit the batch), 2 checksum not verified good, 3 a flag other than ACK/PSH (or no
+//!   ACK), 4 a TCP option other than Timestamp, 5 IPv4 options / IPv6 extension headers, 6 IPv4
+//!   fragment. These finalize the flow's SCU and indicate the segment alone. 7 (datagram would
+//!   exceed 65535) and 8 (IP ECN or TCP ECE/CWR differ from the previous segment) finalize the
+//!   SCU and start a new one with the segment.
+//! * Data: coalesced when `SEG.SEQ == H.NXT`, the SCU holds data, `SEG.ACK` does not go
+//!   backwards, and the header template matches (same TCP header length and Timestamp layout,
+//!   same DF / DSCP / flow label). Otherwise the SCU is finalized and a new one started.
+//! * Pure ACKs (flowchart 2, only when `SEG.SEQ == H.NXT` and `SEG.ACK == H.ACK`): a window
+//!   update (new WND) is absorbed into the SCU; a duplicate ACK (same WND) is **never**
+//!   coalesced — the SCU is finalized and the dup ACK indicated alone (the recommended
+//!   behaviour: Windows would otherwise disable RSC on an NBL with `DupAckCount > 0`, and dup
+//!   ACKs normally carry SACK anyway). `DupAckCount` is therefore honestly 0 on every SCU:
+//!   no duplicate ACK is ever folded into one. Any other pure ACK starts a new SCU.
+//! * Timestamps: `SEG.TSval ≥ H.TSval` (mod 2³²) or a new SCU; the SCU carries the latest
+//!   TSval/TSecr, `RscTcpTimestampDelta` = latest − earliest TSval.
+//! * SCU headers: IPv4 Total Length / IPv6 Payload Length recomputed, IP ID and SEQ of the
+//!   first segment, TTL / Hop Limit = minimum, ACK and WND of the last segment, PSH = OR.
+//!   The TCP checksum is recomputed from the per-segment payload sums (derived from each
+//!   verified segment's checksum field and header: no pass over the payload) and the IPv4
+//!   header checksum recomputed, so the SCU reports IpChecksumSucceeded +
+//!   TcpChecksumSucceeded with valid values.
+//! * Statistics (`OID_TCP_RSC_STATISTICS`, §1.9): CoalescedPkts / CoalescedOctets per data
+//!   segment in an indicated SCU, CoalesceEvents per SCU with CoalescedSegCount > 0, Aborts
+//!   per exception other than 7.
+//! * A segment indicated alone (an SCU of one segment and no absorbed ACK) keeps its headers
+//!   and carries no RSC information (CoalescedSegCount 0: an ordinary segment).
+
+use alloc::vec::Vec;
+
+use crate::checksum;
+use crate::offload::PerFamily;
+use crate::rx::{RscNblInfo, RxChecksumFlags, RxInfo, Verdict};
+use crate::wire::{FrameLayout, L3Kind, L4Kind};
+
+/// Flows tracked at once within a batch.
+pub const MAX_FLOWS: usize = 32;
+/// A tracked SCU that saw no segment for this many candidate segments may be evicted.
+const STALE_AFTER: u32 = 2 * MAX_FLOWS as u32;
+
+const F_FIN: u16 = 0x01;
+const F_SYN: u16 = 0x02;
+const F_RST: u16 = 0x04;
+const F_PSH: u16 = 0x08;
+const F_ACK: u16 = 0x10;
+const F_URG: u16 = 0x20;
+const F_ECE: u16 = 0x40;
+const F_CWR: u16 = 0x80;
+const F_NS: u16 = 0x100;
+const NONE: u16 = u16::MAX;
+
+/// One received frame offered to the engine.
+#[derive(Debug)]
+pub struct RscSegment<'a> {
+    /// The frame as indicated (after tag stripping), at least through the TCP header; the SCU
+    /// head's headers are rewritten here.
+    pub frame: &'a mut [u8],
+    /// Its layout (offsets from the start of `frame`).
+    pub layout: FrameLayout,
+    /// IPv4 header (if any) and TCP checksums verified good.
+    pub checksum_ok: bool,
+    /// The host already coalesced it (its flow is flushed first; it is indicated as is).
+    pub host_coalesced: bool,
+    /// 802.1Q TCI that was stripped (0 if none): SCUs never mix tags.
+    pub vlan_tci: u16,
+}
+
+impl<'a> RscSegment<'a> {
+    /// From the RX classification: `first` is the frame's first chunk as classified.
+    pub fn from_rx(first: &'a mut [u8], info: &RxInfo) -> Self {
+        let frame = first.get_mut(info.data_offset..).unwrap_or_default();
+        let ip_ok = !info.layout.is_ipv4() || info.ip_verdict == Verdict::Good;
+        RscSegment {
+            frame,
+            layout: info.layout,
+            checksum_ok: ip_ok && info.l4_verdict == Verdict::Good,
+            host_coalesced: info.host_coalesced,
+            vlan_tci: info.vlan_tag.map_or(0, |t| t.tci()),
+        }
+    }
+}
+
+/// An SCU to indicate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scu {
+    /// Frame whose (rewritten) headers start the SCU.
+    pub head: u16,
+    /// Frames taking part (head included; absorbed pure ACKs contribute 0 bytes).
+    pub frames: u16,
+    /// Bytes to indicate (headers + all payload).
+    pub len: u32,
+    /// `NDIS_RSC_NBL_INFO` + `RscTcpTimestampDelta`.
+    pub rsc: RscNblInfo,
+    /// Checksum bits for the SCU (values recomputed, spec §1.7).
+    pub checksum: RxChecksumFlags,
+}
+
+/// What to indicate, in arrival order of each output's first frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RscOutput {
+    /// Indicate frame `i` as classified.
+    Single(u16),
+    /// Indicate an SCU.
+    Scu(Scu),
+}
+
+/// A piece of an SCU's MDL chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// Frame index in the batch.
+    pub frame: u16,
+    /// Offset in that frame (0 for the head, the payload offset for the others).
+    pub offset: u32,
+    /// Bytes (0: an absorbed pure ACK — its buffer may be recycled right away).
+    pub len: u32,
+}
+
+/// `NDIS_RSC_STATISTICS_INFO` counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RscStats {
+    /// Segments coalesced into indicated SCUs.
+    pub coalesced_pkts: u64,
+    /// Their TCP payload bytes.
+    pub coalesced_octets: u64,
+    /// SCUs indicated with a non-zero CoalescedSegCount.
+    pub coalesce_events: u64,
+    /// Exceptions other than "datagram too long".
+    pub aborts: u64,
+}
+
+/// Engine errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RscError {
+    /// More frames than the engine was sized for.
+    BatchTooLarge {
+        /// Frames passed.
+        len: usize,
+        /// Capacity.
+        capacity: usize,
+    },
+    /// The per-batch arrays could not be allocated.
+    OutOfMemory,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Link {
+    next: u16,
+    offset: u32,
+    len: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct FlowKey {
+    v6: bool,
+    addrs: [u8; 32],
+    ports: u32,
+    vlan: u16,
+}
+
+/// The SCU being built for one flow (spec's `H.*`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Flow {
+    key: FlowKey,
+    out: u16,
+    head: u16,
+    tail: u16,
+    frames: u16,
+    nxt: u32,
+    ack: u32,
+    wnd: u16,
+    seg_count: u16,
+    payload: u32,
+    changed: bool,
+    psh: bool,
+    min_ttl: u8,
+    ecn: u8,
+    ece_cwr: u16,
+    /// DSCP (IPv4) or traffic class without ECN + flow label (IPv6), DF bit.
+    template: u32,
+    tcp_hl: u8,
+    /// Offset of the TSval within the TCP header (0 = no timestamp option).
+    ts_off: u8,
+    ts_first: u32,
+    ts_last: u32,
+    tsecr: u32,
+    paysum: u16,
+    last_used: u32,
+}
+
+/// Fields of one TCP segment, read once.
+#[derive(Clone, Copy, Debug, Default)]
+struct SegInfo {
+    key: FlowKey,
+    seq: u32,
+    ack: u32,
+    wnd: u16,
+    flags: u16,
+    len: u32,
+    ttl: u8,
+    ecn: u8,
+    template: u32,
+    tcp_hl: u8,
+    ts_off: u8,
+    tsval: u32,
+    tsecr: u32,
+}
+
+enum Verdict2 {
+    /// Exceptions 2–6: finalize, indicate alone.
+    Alone,
+    /// Coalescing candidate.
+    Ok(SegInfo),
+}
+
+fn be16(b: &[u8], o: usize) -> u16 {
+    b.get(o..o + 2)
+        .map_or(0, |s| u16::from_be_bytes([s[0], s[1]]))
+}
+
+fn be32(b: &[u8], o: usize) -> u32 {
+    b.get(o..o + 4)
+        .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+fn put16(b: &mut [u8], o: usize, v: u16) {
+    if let Some(s) = b.get_mut(o..o + 2) {
+        s.copy_from_slice(&v.to_be_bytes());
+    }
+}
+
+fn put32(b: &mut [u8], o: usize, v: u32) {
+    if let Some(s) = b.get_mut(o..o + 4) {
+        s.copy_from_slice(&v.to_be_bytes());
+    }
+}
+
+/// Serial-number comparison (RFC 1982 / TCP): `a >= b` modulo 2³².
+fn seq_ge(a: u32, b: u32) -> bool {
+    a.wrapping_sub(b) as i32 >= 0
+}
+
+/// Offset of the TSval inside the TCP header, 0 if no timestamp, `None` for any other option
+/// (exception 4) or malformed options.
+fn timestamp_offset(tcp: &[u8]) -> Option<u8> {
+    let opts = tcp.get(20..)?;
+    if opts.is_empty() {
+        return Some(0);
+    }
+    // The layout every stack uses: NOP NOP TS.
+    if opts.len() == 12 && opts[..4] == [1, 1, 8, 10] {
+        return Some(24);
+    }
+    let mut i = 0;
+    let mut ts = 0u8;
+    while let Some(&kind) = opts.get(i) {
+        match kind {
+            0 => return opts.get(i..)?.iter().all(|&b| b == 0).then_some(ts),
+            1 => i += 1,
+            8 if opts.get(i + 1) == Some(&10) && ts == 0 && i + 10 <= opts.len() => {
+                ts = u8::try_from(20 + i + 2).ok()?;
+                i += 10;
+            }
+            _ => return None,
+        }
+    }
+    Some(ts)
+}
+
+fn pseudo(frame: &[u8], lay: &FrameLayout, tcp_len: u32) -> u16 {
+    let l3 = lay.l3_offset;
+    if lay.is_ipv4() {
+        let a = frame.get(l3 + 12..l3 + 20).unwrap_or(&[]);
+        checksum::add(
+            checksum::sum(a),
+            checksum::add(6, checksum::add((tcp_len >> 16) as u16, tcp_len as u16)),
+        )
+    } else {
+        let a = frame.get(l3 + 8..l3 + 40).unwrap_or(&[]);
+        checksum::add(
+            checksum::sum(a),
+            checksum::add(6, checksum::add((tcp_len >> 16) as u16, tcp_len as u16)),
+        )
+    }
+}
+
+/// Reads and vets a candidate segment (exceptions 2–6).
+fn inspect(s: &RscSegment<'_>) -> Verdict2 {
+    let lay = &s.layout;
+    let f = &*s.frame;
+    if !s.checksum_ok {
+        return Verdict2::Alone; // exception 2
+    }
+    let (l3, l4) = (lay.l3_offset, lay.l4_offset);
+    let flags = be16(f, l4 + 12) & 0x1ff;
+    if flags & (F_FIN | F_SYN | F_RST | F_URG | F_NS) != 0 || flags & F_ACK == 0 {
+        return Verdict2::Alone; // exception 3
+    }
+    if lay.ip_options || lay.ipv6_ext_headers {
+        return Verdict2::Alone; // exception 5
+    }
+    if lay.is_fragment() {
+        return Verdict2::Alone; // exception 6
+    }
+    let tcp = f.get(l4..l4 + lay.l4_header_len).unwrap_or(&[]);
+    let Some(ts_off) = timestamp_offset(tcp) else {
+        return Verdict2::Alone; // exception 4
+    };
+    let Some(key) = flow_key(s) else {
+        return Verdict2::Alone;
+    };
+    let (ttl, ecn, template);
+    if lay.is_ipv4() {
+        let tos = f.get(l3 + 1).copied().unwrap_or(0);
+        ttl = f.get(l3 + 8).copied().unwrap_or(0);
+        ecn = tos & 3;
+        let df = u32::from(be16(f, l3 + 6) & 0x4000 != 0);
+        template = (u32::from(tos >> 2) << 1) | df;
+    } else {
+        let vtf = be32(f, l3);
+        ttl = f.get(l3 + 7).copied().unwrap_or(0);
+        ecn = ((vtf >> 20) & 3) as u8;
+        // Traffic class without ECN (6 bits) + flow label (20 bits).
+        template = (((vtf >> 22) & 0x3f) << 20) | (vtf & 0xFFFFF);
+    }
+    Verdict2::Ok(SegInfo {
+        key,
+        seq: be32(f, l4 + 4),
+        ack: be32(f, l4 + 8),
+        wnd: be16(f, l4 + 14),
+        flags,
+        len: lay.payload_len as u32,
+        ttl,
+        ecn,
+        template,
+        tcp_hl: lay.l4_header_len as u8,
+        ts_off,
+        tsval: if ts_off != 0 {
+            be32(tcp, usize::from(ts_off))
+        } else {
+            0
+        },
+        tsecr: if ts_off != 0 {
+            be32(tcp, usize::from(ts_off) + 4)
+        } else {
+            0
+        },
+    })
+}
+
+/// Sum of the segment's payload, derived from its verified checksum:
+/// pseudo + header (with the field) + payload = −0 ⇒ payload = −0 − pseudo − header.
+fn payload_sum(s: &RscSegment<'_>, si: &SegInfo) -> u16 {
+    let lay = &s.layout;
+    let hdr = s
+        .frame
+        .get(lay.l4_offset..lay.l4_offset + usize::from(si.tcp_hl))
+        .unwrap_or(&[]);
+    let ps = pseudo(s.frame, lay, u32::from(si.tcp_hl) + si.len);
+    checksum::sub(checksum::sub(0xFFFF, ps), checksum::sum(hdr))
+}
+
+/// The software RSC engine. Create one per receive queue (its arrays are per-batch scratch).
+#[derive(Debug)]
+pub struct RscEngine {
+    enabled: PerFamily<bool>,
+    flows: [Flow; MAX_FLOWS],
+    active: usize,
+    clock: u32,
+    links: Vec<Link>,
+    outputs: Vec<RscOutput>,
+    stats: RscStats,
+}
+
+impl RscEngine {
+    /// An engine for batches of up to `max_batch` frames (the DPC budget,
+    /// `NumberOfHandledRXPacketsInDPC`); allocates its arrays once, fallibly.
+    pub fn new(max_batch: usize) -> Result<Self, RscError> {
+        let max_batch = max_batch.min(usize::from(NONE));
+        let mut links = Vec::new();
+        links
+            .try_reserve_exact(max_batch)
+            .map_err(|_| RscError::OutOfMemory)?;
+        let mut outputs = Vec::new();
+        outputs
+            .try_reserve_exact(max_batch)
+            .map_err(|_| RscError::OutOfMemory)?;
+        Ok(RscEngine {
+            enabled: PerFamily {
+                ipv4: true,
+                ipv6: true,
+            },
+            flows: [Flow::default(); MAX_FLOWS],
+            active: 0,
+            clock: 0,
+            links,
+            outputs,
+            stats: RscStats::default(),
+        })
+    }
+
+    /// Largest batch.
+    pub fn capacity(&self) -> usize {
+        self.links.capacity()
+    }
+
+    /// Turns coalescing on or off per family (`OID_TCP_OFFLOAD_PARAMETERS` with
+    /// `SoftwareRsc`). Nothing is held between batches, so turning it off needs no flush.
+    pub fn set_enabled(&mut self, enabled: PerFamily<bool>) {
+        self.enabled = enabled;
+    }
+
+    /// Statistics since creation (`OID_TCP_RSC_STATISTICS`).
+    pub fn stats(&self) -> RscStats {
+        self.stats
+    }
+
+    /// The pieces of `scu` in order: the head (from offset 0) then each later frame's payload.
+    pub fn parts(&self, scu: &Scu) -> impl Iterator<Item = Part> + '_ {
+        let mut next = scu.head;
+        let mut left = scu.frames;
+        core::iter::from_fn(move || {
+            if left == 0 {
+                return None;
+            }
+            let l = self.links.get(usize::from(next))?;
+            let p = Part {
+                frame: next,
+                offset: l.offset,
+                len: l.len,
+            };
+            next = l.next;
+            left -= 1;
+            Some(p)
+        })
+    }
+
+    /// Coalesces one receive batch. Returns the indications in order; every frame appears
+    /// exactly once (alone, as an SCU head, or as an SCU part).
+    pub fn process(&mut self, segs: &mut [RscSegment<'_>]) -> Result<&[RscOutput], RscError> {
+        if segs.len() > self.capacity() {
+            return Err(RscError::BatchTooLarge {
+                len: segs.len(),
+                capacity: self.capacity(),
+            });
+        }
+        self.links.clear();
+        self.outputs.clear();
+        self.active = 0;
+        for s in segs.iter() {
+            // Payload only; `start` widens a head's part to cover its headers.
+            let lay = &s.layout;
+            self.links.push(Link {
+                next: NONE,
+                offset: lay.payload_offset as u32,
+                len: lay.payload_len as u32,
+            });
+        }
+        for i in 0..segs.len() {
+            self.step(segs, i as u16);
+        }
+        while self.active > 0 {
+            self.finalize(segs, self.active - 1);
+        }
+        Ok(&self.outputs)
+    }
+
+    fn enabled_for(&self, lay: &FrameLayout) -> bool {
+        match lay.l3 {
+            L3Kind::Ipv4 => self.enabled.ipv4,
+            L3Kind::Ipv6 => self.enabled.ipv6,
+            L3Kind::Other => false,
+        }
+    }
+
+    fn find(&self, key: &FlowKey) -> Option<usize> {
+        self.flows[..self.active]
+            .iter()
+            .position(|f| f.key.ports == key.ports && f.key == *key)
+    }
+
+    fn step(&mut self, segs: &mut [RscSegment<'_>], i: u16) {
+        let Some(s) = segs.get(usize::from(i)) else {
+            return;
+        };
+        let tcp = matches!(s.layout.l4, L4Kind::Tcp);
+        if !tcp || !self.enabled_for(&s.layout) {
+            self.outputs.push(RscOutput::Single(i));
+            return;
+        }
+        if s.host_coalesced {
+            // Keep the flow's order: what we hold goes first.
+            if let Some(fi) = flow_key(s).and_then(|k| self.find(&k)) {
+                self.finalize(segs, fi);
+            }
+            self.outputs.push(RscOutput::Single(i));
+            return;
+        }
+        let si = match inspect(s) {
+            Verdict2::Ok(si) => si,
+            Verdict2::Alone => {
+                self.stats.aborts += 1;
+                if let Some(fi) = flow_key(s).and_then(|k| self.find(&k)) {
+                    self.finalize(segs, fi);
+                }
+                self.outputs.push(RscOutput::Single(i));
+                return;
+            }
+        };
+        self.clock = self.clock.wrapping_add(1);
+        let Some(fi) = self.find(&si.key) else {
+            self.start(segs, i, &si);
+            return;
+        };
+        let h = self.flows[fi];
+        // Exception 8: ECN codepoint or ECE/CWR changed → new SCU with this segment.
+        if si.ecn != h.ecn || si.flags & (F_ECE | F_CWR) != h.ece_cwr {
+            self.stats.aborts += 1;
+            self.finalize(segs, fi);
+            self.start(segs, i, &si);
+            return;
+        }
+        // Template and timestamp order: otherwise a new SCU (not an exception).
+        let ts_ok = si.ts_off == 0 || seq_ge(si.tsval, h.ts_last);
+        if si.template != h.template || si.tcp_hl != h.tcp_hl || si.ts_off != h.ts_off || !ts_ok {
+            self.finalize(segs, fi);
+            self.start(segs, i, &si);
+            return;
+        }
+        if si.len == 0 {
+            // Flowchart 2: classify the pure ACK (DupAckCount is always 0 here).
+            if si.seq == h.nxt && si.ack == h.ack {
+                if si.wnd != h.wnd {
+                    self.absorb_window_update(segs, fi, i, &si);
+                } else {
+                    // Duplicate ACK: never coalesced; indicated on its own.
+                    self.finalize(segs, fi);
+                    self.outputs.push(RscOutput::Single(i));
+                }
+            } else {
+                self.finalize(segs, fi);
+                self.start(segs, i, &si);
+            }
+            return;
+        }
+        if si.seq != h.nxt || h.payload == 0 || !seq_ge(si.ack, h.ack) {
+            self.finalize(segs, fi);
+            self.start(segs, i, &si);
+            return;
+        }
+        // Exception 7: the SCU would exceed the largest legal datagram.
+        let ip_hdr = if si.key.v6 { 0 } else { 20 };
+        if ip_hdr + u32::from(si.tcp_hl) + h.payload + si.len > 65535 {
+            self.finalize(segs, fi);
+            self.start(segs, i, &si);
+            return;
+        }
+        self.append(segs, fi, i, &si);
+    }
+
+    fn start(&mut self, segs: &mut [RscSegment<'_>], i: u16, si: &SegInfo) {
+        if self.active == MAX_FLOWS {
+            // Table full: finalize the least recently used SCU if it went stale; if every
+            // tracked flow is still active, this segment is exception 1 (resource limit) and
+            // goes alone — evicting an active flow would make round-robin traffic over more
+            // than MAX_FLOWS flows evict every SCU just before its next segment.
+            let clock = self.clock;
+            let oldest = (0..self.active)
+                .max_by_key(|&f| clock.wrapping_sub(self.flows[f].last_used))
+                .unwrap_or(0);
+            if clock.wrapping_sub(self.flows[oldest].last_used) <= STALE_AFTER {
+                self.stats.aborts += 1;
+                self.outputs.push(RscOutput::Single(i));
+                return;
+            }
+            self.finalize(segs, oldest);
+        }
+        let Some(s) = segs.get(usize::from(i)) else {
+            return;
+        };
+        let out = self.outputs.len() as u16;
+        self.outputs.push(RscOutput::Single(i));
+        if let Some(l) = self.links.get_mut(usize::from(i)) {
+            l.offset = 0;
+            l.len = (s.layout.payload_offset + s.layout.payload_len) as u32;
+        }
+        let paysum = if si.len > 0 { payload_sum(s, si) } else { 0 };
+        self.flows[self.active] = Flow {
+            key: si.key,
+            out,
+            head: i,
+            tail: i,
+            frames: 1,
+            nxt: si.seq.wrapping_add(si.len),
+            ack: si.ack,
+            wnd: si.wnd,
+            seg_count: u16::from(si.len > 0),
+            payload: si.len,
+            changed: false,
+            psh: si.flags & F_PSH != 0,
+            min_ttl: si.ttl,
+            ecn: si.ecn,
+            ece_cwr: si.flags & (F_ECE | F_CWR),
+            template: si.template,
+            tcp_hl: si.tcp_hl,
+            ts_off: si.ts_off,
+            ts_first: si.tsval,
+            ts_last: si.tsval,
+            tsecr: si.tsecr,
+            paysum,
+            last_used: self.clock,
+        };
+        self.active += 1;
+    }
+
+    fn link(&mut self, h: &mut Flow, i: u16) {
+        if let Some(l) = self.links.get_mut(usize::from(h.tail)) {
+            l.next = i;
+        }
+        h.tail = i;
+        h.frames += 1;
+    }
+
+    fn absorb_window_update(
+        &mut self,
+        _segs: &mut [RscSegment<'_>],
+        fi: usize,
+        i: u16,
+        si: &SegInfo,
+    ) {
+        let mut h = self.flows[fi];
+        h.wnd = si.wnd;
+        h.ts_last = si.tsval;
+        h.tsecr = si.tsecr;
+        h.min_ttl = h.min_ttl.min(si.ttl);
+        h.changed = true;
+        h.last_used = self.clock;
+        if let Some(l) = self.links.get_mut(usize::from(i)) {
+            l.len = 0;
+        }
+        self.link(&mut h, i);
+        self.flows[fi] = h;
+    }
+
+    fn append(&mut self, segs: &mut [RscSegment<'_>], fi: usize, i: u16, si: &SegInfo) {
+        let Some(s) = segs.get(usize::from(i)) else {
+            return;
+        };
+        let ps = payload_sum(s, si);
+        let mut h = self.flows[fi];
+        h.paysum = checksum::combine(h.paysum, ps, h.payload as usize);
+        h.payload += si.len;
+        h.nxt = h.nxt.wrapping_add(si.len);
+        h.ack = si.ack;
+        h.wnd = si.wnd;
+        h.seg_count = h.seg_count.saturating_add(1);
+        h.psh |= si.flags & F_PSH != 0;
+        h.min_ttl = h.min_ttl.min(si.ttl);
+        h.ts_last = si.tsval;
+        h.tsecr = si.tsecr;
+        h.changed = true;
+        h.last_used = self.clock;
+        self.link(&mut h, i);
+        self.flows[fi] = h;
+    }
+
+    /// Rewrites the head's headers and fills the output slot; removes the flow.
+    fn finalize(&mut self, segs: &mut [RscSegment<'_>], fi: usize) {
+        let h = self.flows[fi];
+        self.active -= 1;
+        self.flows[fi] = self.flows[self.active];
+        if !h.changed {
+            return; // a lone segment: indicated as is (slot already holds Single(head))
+        }
+        let Some(s) = segs.get_mut(usize::from(h.head)) else {
+            return;
+        };
+        let lay = s.layout;
+        let f = &mut *s.frame;
+        let (l3, l4, hl) = (lay.l3_offset, lay.l4_offset, usize::from(h.tcp_hl));
+        let tcp_len = h.tcp_hl as u32 + h.payload;
+        if lay.is_ipv4() {
+            let ihl = lay.l3_header_len;
+            put16(f, l3 + 2, (ihl as u32 + tcp_len) as u16);
+            if let Some(t) = f.get_mut(l3 + 8) {
+                *t = h.min_ttl;
+            }
+            put16(f, l3 + 10, 0);
+            let c = f.get(l3..l3 + ihl).map_or(0, checksum::checksum);
+            put16(f, l3 + 10, c);
+        } else {
+            put16(f, l3 + 4, tcp_len as u16);
+            if let Some(t) = f.get_mut(l3 + 7) {
+                *t = h.min_ttl;
+            }
+        }
+        put32(f, l4 + 8, h.ack);
+        put16(f, l4 + 14, h.wnd);
+        if h.psh {
+            let fl = be16(f, l4 + 12) | F_PSH;
+            put16(f, l4 + 12, fl);
+        }
+        if h.ts_off != 0 {
+            put32(f, l4 + usize::from(h.ts_off), h.ts_last);
+            put32(f, l4 + usize::from(h.ts_off) + 4, h.tsecr);
+        }
+        put16(f, l4 + 16, 0);
+        let hs = f.get(l4..l4 + hl).map_or(0, checksum::sum);
+        let total = checksum::add(checksum::add(pseudo(f, &lay, tcp_len), hs), h.paysum);
+        put16(f, l4 + 16, !total);
+
+        let len = (l4 + hl) as u32 + h.payload;
+        let scu = Scu {
+            head: h.head,
+            frames: h.frames,
+            len,
+            rsc: RscNblInfo {
+                coalesced_seg_count: h.seg_count,
+                dup_ack_count: 0,
+                timestamp_delta: (h.ts_off != 0).then(|| h.ts_last.wrapping_sub(h.ts_first)),
+            },
+            checksum: RxChecksumFlags::IP_SUCCEEDED | RxChecksumFlags::TCP_SUCCEEDED,
+        };
+        if h.seg_count > 0 {
+            self.stats.coalesced_pkts += u64::from(h.seg_count);
+            self.stats.coalesced_octets += u64::from(h.payload);
+            self.stats.coalesce_events += 1;
+        }
+        if let Some(o) = self.outputs.get_mut(usize::from(h.out)) {
+            *o = RscOutput::Scu(scu);
+        }
+    }
+}
+
+/// The flow a TCP segment belongs to: addresses, ports and 802.1Q tag.
+fn flow_key(s: &RscSegment<'_>) -> Option<FlowKey> {
+    let lay = &s.layout;
+    let f = &*s.frame;
+    let mut key = FlowKey {
+        vlan: s.vlan_tci,
+        ports: be32(f, lay.l4_offset),
+        ..FlowKey::default()
+    };
+    if lay.is_ipv4() {
+        key.addrs[..8].copy_from_slice(f.get(lay.l3_offset + 12..lay.l3_offset + 20)?);
+    } else {
+        key.v6 = true;
+        key.addrs
+            .copy_from_slice(f.get(lay.l3_offset + 8..lay.l3_offset + 40)?);
+    }
+    Some(key)
+}
+
+#[cfg(test)]
+mod tests;

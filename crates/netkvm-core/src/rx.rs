@@ -893,4 +893,4 @@ pub fn classify(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -12,7 +12,7 @@ use crate::rss::{HashTypes, Toeplitz, MICROSOFT_TEST_KEY};
 use crate::wire::virtio::{GsoType, HdrFlags, VirtioNetHdr};
 
 #[path = "../../tests/core_b_support/mod.rs"]
-mod support;
+pub(crate) mod support;
 use support::*;
 
 const FEATS: Features = Features::CSUM
