@@ -33,27 +33,9 @@ pub fn cross_target_dir() -> PathBuf {
 /// Build `netkvmrs` for Windows with the given cargo profile (`driver` = release+LTO, `driver-dev` = debug).
 pub fn build(profile: &str) -> Result<Artifacts> {
     prereq::ensure(&[Prereq::CrossToolchain])?;
-    let root = util::workspace_root();
     let dir = cross_target_dir();
-    let path = format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default());
-    let mut cmd = Command::new("/usr/bin/cargo");
-    cmd.current_dir(&root)
-        // Variables of the outer (rustup) cargo that would redirect the inner build.
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO")
-        .env("PATH", path)
-        .env("RUSTC", "/usr/bin/rustc")
-        .env("RUSTC_BOOTSTRAP", "1")
-        .arg("--config")
-        .arg(root.join(".cargo/linux-cross.toml"))
-        .args(["build", "-p", CRATE, "--profile", profile])
+    let mut cmd = debian_cargo();
+    cmd.args(["build", "-p", CRATE, "--profile", profile])
         .arg("--target-dir")
         .arg(&dir);
     let (res, elapsed) = util::timed(|| util::run(&mut cmd));
@@ -80,6 +62,48 @@ pub fn build(profile: &str) -> Result<Artifacts> {
         profile: profile.to_string(),
         elapsed,
     })
+}
+
+/// Debian's cargo configured for the Windows cross-build (`--config .cargo/linux-cross.toml` included).
+fn debian_cargo() -> Command {
+    let root = util::workspace_root();
+    let path = format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default());
+    let mut cmd = Command::new("/usr/bin/cargo");
+    cmd.current_dir(&root)
+        // Variables of the outer (rustup) cargo that would redirect the inner build.
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO")
+        .env("PATH", path)
+        .env("RUSTC", "/usr/bin/rustc")
+        .env("RUSTC_BOOTSTRAP", "1")
+        .arg("--config")
+        .arg(root.join(".cargo/linux-cross.toml"));
+    cmd
+}
+
+/// Clippy over the Windows build of the driver: the host clippy never sees the Windows-only code (kernel
+/// runtime, pool allocator, DbgPrint sink), so it is linted here with Debian's clippy 1.96 and the same
+/// workspace lints, warnings denied. Runs clippy-driver as the workspace wrapper of `cargo check` (own
+/// target dir, so its results never mix with plain check/build fingerprints).
+pub fn clippy() -> Result<()> {
+    prereq::ensure(&[Prereq::CrossToolchain, Prereq::CrossClippy])?;
+    let mut cmd = debian_cargo();
+    cmd.env("RUSTC_WORKSPACE_WRAPPER", "/usr/bin/clippy-driver")
+        // cargo-clippy's encoding of `-- -D warnings`.
+        .env(
+            "CLIPPY_ARGS",
+            "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+        )
+        .args(["check", "-p", CRATE, "--profile", "driver", "--target-dir"])
+        .arg(util::target_root().join("cross-windows-clippy"));
+    util::run(&mut cmd)
 }
 
 pub struct PackageOptions {

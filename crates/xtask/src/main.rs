@@ -117,6 +117,7 @@ fn install(args: &[String]) -> util::Result<()> {
     use prereq::Prereq::*;
     let all = [
         CrossToolchain,
+        CrossClippy,
         Osslsigncode,
         Openssl,
         Speakeasy,

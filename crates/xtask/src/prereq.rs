@@ -24,6 +24,8 @@ pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
 pub enum Prereq {
     /// Debian's Rust 1.96 + std sources + lld/llvm 22: the Linux -> Windows cross-build.
     CrossToolchain,
+    /// Debian's clippy 1.96: lints the Windows-only code of the driver.
+    CrossClippy,
     /// `osslsigncode`: Authenticode test signature of the .sys on Linux.
     Osslsigncode,
     /// `openssl`: creates the self-signed test certificate for `package --test-sign`.
@@ -85,6 +87,12 @@ fn spec(p: Prereq) -> Spec {
             install: Install::Apt(CROSS),
             needs_apt: &[],
             why: "Debian's Rust 1.96 with std sources (build-std) and lld-link-22 cross-build netkvmrs.sys on Linux",
+        },
+        CrossClippy => Spec {
+            detect: Detect::Deb(&["rust-web-clippy"]),
+            install: Install::Apt(&["rust-web-clippy"]),
+            needs_apt: &[],
+            why: "Debian's clippy lints the Windows-only code of netkvmrs (kernel runtime, pool allocator)",
         },
         Osslsigncode => Spec {
             detect: Detect::Deb(&["osslsigncode"]),
