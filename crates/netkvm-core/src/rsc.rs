@@ -162,12 +162,13 @@ struct Link {
     len: u32,
 }
 
+/// Flow identity: ports, addresses (IPv4 in `a[0]`), 802.1Q TCI and family. Built from a few
+/// word loads so lookups compare five words.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct FlowKey {
-    v6: bool,
-    addrs: [u8; 32],
     ports: u32,
-    vlan: u16,
+    tag: u32,
+    a: [u64; 4],
 }
 
 /// The SCU being built for one flow (spec's `H.*`).
@@ -188,7 +189,7 @@ struct Flow {
     min_ttl: u8,
     ecn: u8,
     ece_cwr: u16,
-    /// DSCP (IPv4) or traffic class without ECN + flow label (IPv6), DF bit.
+    /// DSCP + DF (IPv4) or traffic class without ECN + flow label (IPv6).
     template: u32,
     tcp_hl: u8,
     /// Offset of the TSval within the TCP header (0 = no timestamp option).
@@ -196,6 +197,9 @@ struct Flow {
     ts_first: u32,
     ts_last: u32,
     tsecr: u32,
+    /// Pseudo-header sum without protocol and length (the addresses).
+    addr_sum: u16,
+    /// One's-complement sum of all payload bytes so far.
     paysum: u16,
     last_used: u32,
 }
@@ -216,13 +220,8 @@ struct SegInfo {
     ts_off: u8,
     tsval: u32,
     tsecr: u32,
-}
-
-enum Verdict2 {
-    /// Exceptions 2–6: finalize, indicate alone.
-    Alone,
-    /// Coalescing candidate.
-    Ok(SegInfo),
+    /// Sum of the TCP header including its checksum field.
+    hdr_sum: u16,
 }
 
 fn be16(b: &[u8], o: usize) -> u16 {
@@ -235,6 +234,12 @@ fn be32(b: &[u8], o: usize) -> u32 {
         .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
 
+fn be64(b: &[u8], o: usize) -> u64 {
+    b.get(o..o + 8)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
 fn put16(b: &mut [u8], o: usize, v: u16) {
     if let Some(s) = b.get_mut(o..o + 2) {
         s.copy_from_slice(&v.to_be_bytes());
@@ -245,6 +250,20 @@ fn put32(b: &mut [u8], o: usize, v: u32) {
     if let Some(s) = b.get_mut(o..o + 4) {
         s.copy_from_slice(&v.to_be_bytes());
     }
+}
+
+/// One's-complement sum of a short header (≤ 60 bytes; even length): plain word adds into a
+/// `u32` cannot overflow there, one fold at the end.
+fn small_sum(b: &[u8]) -> u16 {
+    let (words, rest) = b.as_chunks::<2>();
+    let mut s: u32 = words
+        .iter()
+        .map(|w| u32::from(u16::from_be_bytes(*w)))
+        .sum();
+    if let [x] = rest {
+        s += u32::from(*x) << 8;
+    }
+    checksum::fold(u64::from(s))
 }
 
 /// Serial-number comparison (RFC 1982 / TCP): `a >= b` modulo 2³².
@@ -279,97 +298,95 @@ fn timestamp_offset(tcp: &[u8]) -> Option<u8> {
     Some(ts)
 }
 
-fn pseudo(frame: &[u8], lay: &FrameLayout, tcp_len: u32) -> u16 {
-    let l3 = lay.l3_offset;
-    if lay.is_ipv4() {
-        let a = frame.get(l3 + 12..l3 + 20).unwrap_or(&[]);
-        checksum::add(
-            checksum::sum(a),
-            checksum::add(6, checksum::add((tcp_len >> 16) as u16, tcp_len as u16)),
-        )
-    } else {
-        let a = frame.get(l3 + 8..l3 + 40).unwrap_or(&[]);
-        checksum::add(
-            checksum::sum(a),
-            checksum::add(6, checksum::add((tcp_len >> 16) as u16, tcp_len as u16)),
-        )
-    }
-}
-
-/// Reads and vets a candidate segment (exceptions 2–6).
-fn inspect(s: &RscSegment<'_>) -> Verdict2 {
+/// The flow a TCP segment belongs to: addresses, ports and 802.1Q tag.
+fn flow_key(s: &RscSegment<'_>) -> FlowKey {
     let lay = &s.layout;
     let f = &*s.frame;
-    if !s.checksum_ok {
-        return Verdict2::Alone; // exception 2
-    }
     let (l3, l4) = (lay.l3_offset, lay.l4_offset);
-    let flags = be16(f, l4 + 12) & 0x1ff;
+    let mut key = FlowKey {
+        ports: be32(f, l4),
+        tag: u32::from(s.vlan_tci),
+        a: [0; 4],
+    };
+    if lay.is_ipv4() {
+        key.a[0] = be64(f, l3 + 12);
+    } else {
+        key.tag |= 1 << 16;
+        for (k, w) in key.a.iter_mut().enumerate() {
+            *w = be64(f, l3 + 8 + 8 * k);
+        }
+    }
+    key
+}
+
+/// Sum of the pseudo-header's address part.
+fn addr_sum(s: &RscSegment<'_>) -> u16 {
+    let lay = &s.layout;
+    let (from, len) = if lay.is_ipv4() {
+        (lay.l3_offset + 12, 8)
+    } else {
+        (lay.l3_offset + 8, 32)
+    };
+    s.frame.get(from..from + len).map_or(0, small_sum)
+}
+
+/// Sum of a segment's payload, derived from its verified checksum:
+/// pseudo + header (with the field) + payload = −0 ⇒ payload = −0 − pseudo − header.
+fn payload_sum(addr_sum: u16, si: &SegInfo) -> u16 {
+    let tcp_len = u32::from(si.tcp_hl) + si.len;
+    let pseudo = checksum::fold(u64::from(addr_sum) + 6 + u64::from(tcp_len));
+    checksum::sub(checksum::sub(0xFFFF, pseudo), si.hdr_sum)
+}
+
+/// Reads and vets a candidate segment: `None` for exceptions 2–6 (indicate alone).
+fn inspect(s: &RscSegment<'_>) -> Option<SegInfo> {
+    let lay = &s.layout;
+    let f = &*s.frame;
+    // Exception 2 (checksums not verified good), 5 (IP options / extension headers),
+    // 6 (fragments).
+    if !s.checksum_ok || lay.ip_options || lay.ipv6_ext_headers || lay.is_fragment() {
+        return None;
+    }
+    let (l3, l4, hl) = (lay.l3_offset, lay.l4_offset, lay.l4_header_len);
+    let tcp = f.get(l4..l4 + hl)?;
+    let fixed: &[u8; 20] = tcp.first_chunk()?;
+    let flags = u16::from_be_bytes([fixed[12], fixed[13]]) & 0x1ff;
     if flags & (F_FIN | F_SYN | F_RST | F_URG | F_NS) != 0 || flags & F_ACK == 0 {
-        return Verdict2::Alone; // exception 3
+        return None; // exception 3
     }
-    if lay.ip_options || lay.ipv6_ext_headers {
-        return Verdict2::Alone; // exception 5
-    }
-    if lay.is_fragment() {
-        return Verdict2::Alone; // exception 6
-    }
-    let tcp = f.get(l4..l4 + lay.l4_header_len).unwrap_or(&[]);
-    let Some(ts_off) = timestamp_offset(tcp) else {
-        return Verdict2::Alone; // exception 4
-    };
-    let Some(key) = flow_key(s) else {
-        return Verdict2::Alone;
-    };
+    let ts_off = timestamp_offset(tcp)?; // exception 4
     let (ttl, ecn, template);
     if lay.is_ipv4() {
-        let tos = f.get(l3 + 1).copied().unwrap_or(0);
-        ttl = f.get(l3 + 8).copied().unwrap_or(0);
+        let ip: &[u8; 20] = f.get(l3..)?.first_chunk()?;
+        let tos = ip[1];
+        ttl = ip[8];
         ecn = tos & 3;
-        let df = u32::from(be16(f, l3 + 6) & 0x4000 != 0);
-        template = (u32::from(tos >> 2) << 1) | df;
+        template = (u32::from(tos >> 2) << 1) | u32::from(ip[6] & 0x40 != 0);
     } else {
-        let vtf = be32(f, l3);
-        ttl = f.get(l3 + 7).copied().unwrap_or(0);
+        let ip: &[u8; 8] = f.get(l3..)?.first_chunk()?;
+        let vtf = u32::from_be_bytes([ip[0], ip[1], ip[2], ip[3]]);
+        ttl = ip[7];
         ecn = ((vtf >> 20) & 3) as u8;
         // Traffic class without ECN (6 bits) + flow label (20 bits).
         template = (((vtf >> 22) & 0x3f) << 20) | (vtf & 0xFFFFF);
     }
-    Verdict2::Ok(SegInfo {
-        key,
-        seq: be32(f, l4 + 4),
-        ack: be32(f, l4 + 8),
-        wnd: be16(f, l4 + 14),
+    let ts = usize::from(ts_off);
+    Some(SegInfo {
+        key: flow_key(s),
+        seq: u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]),
+        ack: u32::from_be_bytes([fixed[8], fixed[9], fixed[10], fixed[11]]),
+        wnd: u16::from_be_bytes([fixed[14], fixed[15]]),
         flags,
         len: lay.payload_len as u32,
         ttl,
         ecn,
         template,
-        tcp_hl: lay.l4_header_len as u8,
+        tcp_hl: hl as u8,
         ts_off,
-        tsval: if ts_off != 0 {
-            be32(tcp, usize::from(ts_off))
-        } else {
-            0
-        },
-        tsecr: if ts_off != 0 {
-            be32(tcp, usize::from(ts_off) + 4)
-        } else {
-            0
-        },
+        tsval: if ts != 0 { be32(tcp, ts) } else { 0 },
+        tsecr: if ts != 0 { be32(tcp, ts + 4) } else { 0 },
+        hdr_sum: small_sum(tcp),
     })
-}
-
-/// Sum of the segment's payload, derived from its verified checksum:
-/// pseudo + header (with the field) + payload = −0 ⇒ payload = −0 − pseudo − header.
-fn payload_sum(s: &RscSegment<'_>, si: &SegInfo) -> u16 {
-    let lay = &s.layout;
-    let hdr = s
-        .frame
-        .get(lay.l4_offset..lay.l4_offset + usize::from(si.tcp_hl))
-        .unwrap_or(&[]);
-    let ps = pseudo(s.frame, lay, u32::from(si.tcp_hl) + si.len);
-    checksum::sub(checksum::sub(0xFFFF, ps), checksum::sum(hdr))
 }
 
 /// The software RSC engine. Create one per receive queue (its arrays are per-batch scratch).
@@ -459,15 +476,12 @@ impl RscEngine {
         self.links.clear();
         self.outputs.clear();
         self.active = 0;
-        for s in segs.iter() {
-            // Payload only; `start` widens a head's part to cover its headers.
-            let lay = &s.layout;
-            self.links.push(Link {
-                next: NONE,
-                offset: lay.payload_offset as u32,
-                len: lay.payload_len as u32,
-            });
-        }
+        // Payload only; `start` widens a head's part to cover its headers.
+        self.links.extend(segs.iter().map(|s| Link {
+            next: NONE,
+            offset: s.layout.payload_offset as u32,
+            len: s.layout.payload_len as u32,
+        }));
         for i in 0..segs.len() {
             self.step(segs, i as u16);
         }
@@ -486,88 +500,78 @@ impl RscEngine {
     }
 
     fn find(&self, key: &FlowKey) -> Option<usize> {
-        self.flows[..self.active]
+        self.flows
+            .get(..self.active)?
             .iter()
-            .position(|f| f.key.ports == key.ports && f.key == *key)
+            .position(|f| f.key == *key)
+    }
+
+    fn alone(&mut self, i: u16) {
+        self.outputs.push(RscOutput::Single(i));
     }
 
     fn step(&mut self, segs: &mut [RscSegment<'_>], i: u16) {
         let Some(s) = segs.get(usize::from(i)) else {
             return;
         };
-        let tcp = matches!(s.layout.l4, L4Kind::Tcp);
-        if !tcp || !self.enabled_for(&s.layout) {
-            self.outputs.push(RscOutput::Single(i));
-            return;
+        if !matches!(s.layout.l4, L4Kind::Tcp) || !self.enabled_for(&s.layout) {
+            return self.alone(i);
         }
         if s.host_coalesced {
             // Keep the flow's order: what we hold goes first.
-            if let Some(fi) = flow_key(s).and_then(|k| self.find(&k)) {
+            if let Some(fi) = self.find(&flow_key(s)) {
                 self.finalize(segs, fi);
             }
-            self.outputs.push(RscOutput::Single(i));
-            return;
+            return self.alone(i);
         }
-        let si = match inspect(s) {
-            Verdict2::Ok(si) => si,
-            Verdict2::Alone => {
-                self.stats.aborts += 1;
-                if let Some(fi) = flow_key(s).and_then(|k| self.find(&k)) {
-                    self.finalize(segs, fi);
-                }
-                self.outputs.push(RscOutput::Single(i));
-                return;
+        let Some(si) = inspect(s) else {
+            self.stats.aborts += 1;
+            if let Some(fi) = self.find(&flow_key(s)) {
+                self.finalize(segs, fi);
             }
+            return self.alone(i);
         };
         self.clock = self.clock.wrapping_add(1);
         let Some(fi) = self.find(&si.key) else {
-            self.start(segs, i, &si);
-            return;
+            return self.start(segs, i, &si);
         };
-        let h = self.flows[fi];
+        let h = &self.flows[fi];
         // Exception 8: ECN codepoint or ECE/CWR changed → new SCU with this segment.
         if si.ecn != h.ecn || si.flags & (F_ECE | F_CWR) != h.ece_cwr {
             self.stats.aborts += 1;
             self.finalize(segs, fi);
-            self.start(segs, i, &si);
-            return;
+            return self.start(segs, i, &si);
         }
         // Template and timestamp order: otherwise a new SCU (not an exception).
         let ts_ok = si.ts_off == 0 || seq_ge(si.tsval, h.ts_last);
         if si.template != h.template || si.tcp_hl != h.tcp_hl || si.ts_off != h.ts_off || !ts_ok {
             self.finalize(segs, fi);
-            self.start(segs, i, &si);
-            return;
+            return self.start(segs, i, &si);
         }
         if si.len == 0 {
             // Flowchart 2: classify the pure ACK (DupAckCount is always 0 here).
             if si.seq == h.nxt && si.ack == h.ack {
                 if si.wnd != h.wnd {
-                    self.absorb_window_update(segs, fi, i, &si);
-                } else {
-                    // Duplicate ACK: never coalesced; indicated on its own.
-                    self.finalize(segs, fi);
-                    self.outputs.push(RscOutput::Single(i));
+                    return self.absorb_window_update(fi, i, &si);
                 }
-            } else {
+                // Duplicate ACK: never coalesced; indicated on its own.
                 self.finalize(segs, fi);
-                self.start(segs, i, &si);
+                return self.alone(i);
             }
-            return;
+            self.finalize(segs, fi);
+            return self.start(segs, i, &si);
         }
         if si.seq != h.nxt || h.payload == 0 || !seq_ge(si.ack, h.ack) {
             self.finalize(segs, fi);
-            self.start(segs, i, &si);
-            return;
+            return self.start(segs, i, &si);
         }
         // Exception 7: the SCU would exceed the largest legal datagram.
-        let ip_hdr = if si.key.v6 { 0 } else { 20 };
+        let ip_hdr = if s.layout.is_ipv4() { 20 } else { 0 };
         if ip_hdr + u32::from(si.tcp_hl) + h.payload + si.len > 65535 {
             self.finalize(segs, fi);
-            self.start(segs, i, &si);
-            return;
+            return self.start(segs, i, &si);
         }
-        self.append(segs, fi, i, &si);
+        self.append(fi, i, &si);
     }
 
     fn start(&mut self, segs: &mut [RscSegment<'_>], i: u16, si: &SegInfo) {
@@ -582,8 +586,7 @@ impl RscEngine {
                 .unwrap_or(0);
             if clock.wrapping_sub(self.flows[oldest].last_used) <= STALE_AFTER {
                 self.stats.aborts += 1;
-                self.outputs.push(RscOutput::Single(i));
-                return;
+                return self.alone(i);
             }
             self.finalize(segs, oldest);
         }
@@ -596,8 +599,11 @@ impl RscEngine {
             l.offset = 0;
             l.len = (s.layout.payload_offset + s.layout.payload_len) as u32;
         }
-        let paysum = if si.len > 0 { payload_sum(s, si) } else { 0 };
-        self.flows[self.active] = Flow {
+        let addr_sum = addr_sum(s);
+        let Some(slot) = self.flows.get_mut(self.active) else {
+            return self.alone(i);
+        };
+        *slot = Flow {
             key: si.key,
             out,
             head: i,
@@ -619,47 +625,46 @@ impl RscEngine {
             ts_first: si.tsval,
             ts_last: si.tsval,
             tsecr: si.tsecr,
-            paysum,
+            addr_sum,
+            paysum: if si.len > 0 {
+                payload_sum(addr_sum, si)
+            } else {
+                0
+            },
             last_used: self.clock,
         };
         self.active += 1;
     }
 
-    fn link(&mut self, h: &mut Flow, i: u16) {
-        if let Some(l) = self.links.get_mut(usize::from(h.tail)) {
+    /// Links frame `i` after the flow's tail.
+    fn link(&mut self, fi: usize, i: u16) {
+        let h = &mut self.flows[fi];
+        let tail = core::mem::replace(&mut h.tail, i);
+        h.frames += 1;
+        if let Some(l) = self.links.get_mut(usize::from(tail)) {
             l.next = i;
         }
-        h.tail = i;
-        h.frames += 1;
     }
 
-    fn absorb_window_update(
-        &mut self,
-        _segs: &mut [RscSegment<'_>],
-        fi: usize,
-        i: u16,
-        si: &SegInfo,
-    ) {
-        let mut h = self.flows[fi];
+    fn absorb_window_update(&mut self, fi: usize, i: u16, si: &SegInfo) {
+        let clock = self.clock;
+        let h = &mut self.flows[fi];
         h.wnd = si.wnd;
         h.ts_last = si.tsval;
         h.tsecr = si.tsecr;
         h.min_ttl = h.min_ttl.min(si.ttl);
         h.changed = true;
-        h.last_used = self.clock;
+        h.last_used = clock;
         if let Some(l) = self.links.get_mut(usize::from(i)) {
             l.len = 0;
         }
-        self.link(&mut h, i);
-        self.flows[fi] = h;
+        self.link(fi, i);
     }
 
-    fn append(&mut self, segs: &mut [RscSegment<'_>], fi: usize, i: u16, si: &SegInfo) {
-        let Some(s) = segs.get(usize::from(i)) else {
-            return;
-        };
-        let ps = payload_sum(s, si);
-        let mut h = self.flows[fi];
+    fn append(&mut self, fi: usize, i: u16, si: &SegInfo) {
+        let clock = self.clock;
+        let h = &mut self.flows[fi];
+        let ps = payload_sum(h.addr_sum, si);
         h.paysum = checksum::combine(h.paysum, ps, h.payload as usize);
         h.payload += si.len;
         h.nxt = h.nxt.wrapping_add(si.len);
@@ -671,9 +676,8 @@ impl RscEngine {
         h.ts_last = si.tsval;
         h.tsecr = si.tsecr;
         h.changed = true;
-        h.last_used = self.clock;
-        self.link(&mut h, i);
-        self.flows[fi] = h;
+        h.last_used = clock;
+        self.link(fi, i);
     }
 
     /// Rewrites the head's headers and fills the output slot; removes the flow.
@@ -690,7 +694,7 @@ impl RscEngine {
         let lay = s.layout;
         let f = &mut *s.frame;
         let (l3, l4, hl) = (lay.l3_offset, lay.l4_offset, usize::from(h.tcp_hl));
-        let tcp_len = h.tcp_hl as u32 + h.payload;
+        let tcp_len = u32::from(h.tcp_hl) + h.payload;
         if lay.is_ipv4() {
             let ihl = lay.l3_header_len;
             put16(f, l3 + 2, (ihl as u32 + tcp_len) as u16);
@@ -698,7 +702,7 @@ impl RscEngine {
                 *t = h.min_ttl;
             }
             put16(f, l3 + 10, 0);
-            let c = f.get(l3..l3 + ihl).map_or(0, checksum::checksum);
+            let c = f.get(l3..l3 + ihl).map_or(0, |b| !small_sum(b));
             put16(f, l3 + 10, c);
         } else {
             put16(f, l3 + 4, tcp_len as u16);
@@ -717,15 +721,15 @@ impl RscEngine {
             put32(f, l4 + usize::from(h.ts_off) + 4, h.tsecr);
         }
         put16(f, l4 + 16, 0);
-        let hs = f.get(l4..l4 + hl).map_or(0, checksum::sum);
-        let total = checksum::add(checksum::add(pseudo(f, &lay, tcp_len), hs), h.paysum);
+        let hs = f.get(l4..l4 + hl).map_or(0, small_sum);
+        let pseudo = checksum::fold(u64::from(h.addr_sum) + 6 + u64::from(tcp_len));
+        let total = checksum::add(checksum::add(pseudo, hs), h.paysum);
         put16(f, l4 + 16, !total);
 
-        let len = (l4 + hl) as u32 + h.payload;
         let scu = Scu {
             head: h.head,
             frames: h.frames,
-            len,
+            len: (l4 + hl) as u32 + h.payload,
             rsc: RscNblInfo {
                 coalesced_seg_count: h.seg_count,
                 dup_ack_count: 0,
@@ -742,25 +746,6 @@ impl RscEngine {
             *o = RscOutput::Scu(scu);
         }
     }
-}
-
-/// The flow a TCP segment belongs to: addresses, ports and 802.1Q tag.
-fn flow_key(s: &RscSegment<'_>) -> Option<FlowKey> {
-    let lay = &s.layout;
-    let f = &*s.frame;
-    let mut key = FlowKey {
-        vlan: s.vlan_tci,
-        ports: be32(f, lay.l4_offset),
-        ..FlowKey::default()
-    };
-    if lay.is_ipv4() {
-        key.addrs[..8].copy_from_slice(f.get(lay.l3_offset + 12..lay.l3_offset + 20)?);
-    } else {
-        key.v6 = true;
-        key.addrs
-            .copy_from_slice(f.get(lay.l3_offset + 8..lay.l3_offset + 40)?);
-    }
-    Some(key)
 }
 
 #[cfg(test)]
