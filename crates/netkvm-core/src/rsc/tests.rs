@@ -175,7 +175,10 @@ fn concat_payloads(segs: &[Seg]) -> Vec<u8> {
 
 fn assert_scu(ind: &Ind, segs: &[Seg]) {
     assert!(ind.scu);
-    assert!(oracle_checksums_ok(&ind.bytes).0, "SCU IPv4 header checksum verifies");
+    assert!(
+        oracle_checksums_ok(&ind.bytes).0,
+        "SCU IPv4 header checksum verifies"
+    );
     assert!(
         oracle_checksums_ok(&ind.bytes).1,
         "SCU TCP checksum verifies"
