@@ -496,7 +496,7 @@ proptest! {
                     prop_assert!(p.win != wnd, "a duplicate ACK was coalesced");
                 } else {
                     prop_assert_eq!(p.seq, nxt, "in-order data only");
-                    prop_assert!(head.payload.len() > 0, "data appended to a pure ACK");
+                    prop_assert!(!head.payload.is_empty(), "data appended to a pure ACK");
                     prop_assert!(p.ack.wrapping_sub(ack) as i32 >= 0);
                     nxt = nxt.wrapping_add(p.payload.len() as u32);
                     ack = p.ack;
