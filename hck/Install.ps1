@@ -157,6 +157,8 @@ function Invoke-TestSign {
         Import-Certificate -FilePath $cer -CertStoreLocation "Cert:\LocalMachine\$store" | Out-Null
     }
     foreach ($file in @($catalog, (Join-Path -Path $Dir -ChildPath 'netkvmrs.sys'))) {
+        # Files copied from an ISO keep the read-only attribute; signing rewrites them.
+        (Get-Item -LiteralPath $file).IsReadOnly = $false
         $sig = Set-AuthenticodeSignature -FilePath $file -Certificate $cert -HashAlgorithm SHA256
         if ($sig.Status -ne 'Valid') {
             Exit-Hck -Code 1 -Message "Signing $file failed: $($sig.Status) $($sig.StatusMessage)"
