@@ -18,13 +18,13 @@
             Shown       = $true
             Optional    = $false
             Default     = '3'
-            Values      = @(
-                @{ Value = '0'; Text = 'Packet Priority & VLAN Disabled' }
-                @{ Value = '1'; Text = 'Packet Priority Enabled' }
-                @{ Value = '2'; Text = 'VLAN Enabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Packet Priority & VLAN Disabled' },
+                @{ Value = '1'; Text = 'Packet Priority Enabled' },
+                @{ Value = '2'; Text = 'VLAN Enabled' },
                 @{ Value = '3'; Text = 'Packet Priority & VLAN Enabled' }
             )
-        }
+        },
         @{
             Keyword     = 'VlanID'
             DisplayName = 'VLAN ID'
@@ -35,7 +35,7 @@
             Min         = 0
             Max         = 4094
             Step        = 1
-        }
+        },
         @{
             Keyword     = 'NetworkAddress'
             DisplayName = 'Network Address'
@@ -45,7 +45,7 @@
             Default     = $null
             LimitText   = 12
             UpperCase   = $true
-        }
+        },
         @{
             Keyword     = '*JumboPacket'
             DisplayName = 'Jumbo Packet'
@@ -56,7 +56,7 @@
             Min         = 590
             Max         = 65500
             Step        = 1
-        }
+        },
         @{
             Keyword     = '*IPChecksumOffloadIPv4'
             DisplayName = 'IPv4 Checksum Offload'
@@ -64,13 +64,13 @@
             Shown       = $true
             Optional    = $false
             Default     = '3'
-            Values      = @(
-                @{ Value = '0'; Text = 'Disabled' }
-                @{ Value = '1'; Text = 'Tx Enabled' }
-                @{ Value = '2'; Text = 'Rx Enabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Disabled' },
+                @{ Value = '1'; Text = 'Tx Enabled' },
+                @{ Value = '2'; Text = 'Rx Enabled' },
                 @{ Value = '3'; Text = 'Rx & Tx Enabled' }
             )
-        }
+        },
         @{
             Keyword     = '*TCPChecksumOffloadIPv4'
             DisplayName = 'TCP Checksum Offload (IPv4)'
@@ -78,13 +78,13 @@
             Shown       = $true
             Optional    = $false
             Default     = '3'
-            Values      = @(
-                @{ Value = '0'; Text = 'Disabled' }
-                @{ Value = '1'; Text = 'Tx Enabled' }
-                @{ Value = '2'; Text = 'Rx Enabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Disabled' },
+                @{ Value = '1'; Text = 'Tx Enabled' },
+                @{ Value = '2'; Text = 'Rx Enabled' },
                 @{ Value = '3'; Text = 'Rx & Tx Enabled' }
             )
-        }
+        },
         @{
             Keyword     = '*TCPChecksumOffloadIPv6'
             DisplayName = 'TCP Checksum Offload (IPv6)'
@@ -92,13 +92,13 @@
             Shown       = $true
             Optional    = $false
             Default     = '3'
-            Values      = @(
-                @{ Value = '0'; Text = 'Disabled' }
-                @{ Value = '1'; Text = 'Tx Enabled' }
-                @{ Value = '2'; Text = 'Rx Enabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Disabled' },
+                @{ Value = '1'; Text = 'Tx Enabled' },
+                @{ Value = '2'; Text = 'Rx Enabled' },
                 @{ Value = '3'; Text = 'Rx & Tx Enabled' }
             )
-        }
+        },
         @{
             Keyword     = '*UDPChecksumOffloadIPv4'
             DisplayName = 'UDP Checksum Offload (IPv4)'
@@ -106,13 +106,13 @@
             Shown       = $true
             Optional    = $false
             Default     = '3'
-            Values      = @(
-                @{ Value = '0'; Text = 'Disabled' }
-                @{ Value = '1'; Text = 'Tx Enabled' }
-                @{ Value = '2'; Text = 'Rx Enabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Disabled' },
+                @{ Value = '1'; Text = 'Tx Enabled' },
+                @{ Value = '2'; Text = 'Rx Enabled' },
                 @{ Value = '3'; Text = 'Rx & Tx Enabled' }
             )
-        }
+        },
         @{
             Keyword     = '*UDPChecksumOffloadIPv6'
             DisplayName = 'UDP Checksum Offload (IPv6)'
@@ -120,13 +120,13 @@
             Shown       = $true
             Optional    = $false
             Default     = '3'
-            Values      = @(
-                @{ Value = '0'; Text = 'Disabled' }
-                @{ Value = '1'; Text = 'Tx Enabled' }
-                @{ Value = '2'; Text = 'Rx Enabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Disabled' },
+                @{ Value = '1'; Text = 'Tx Enabled' },
+                @{ Value = '2'; Text = 'Rx Enabled' },
                 @{ Value = '3'; Text = 'Rx & Tx Enabled' }
             )
-        }
+        },
         @{
             Keyword     = '*LsoV1IPv4'
             DisplayName = 'Large Send Offload Version 1 (IPv4)'
@@ -134,11 +134,11 @@
             Shown       = $false
             Optional    = $false
             Default     = '1'
-            Values      = @(
-                @{ Value = '0'; Text = 'Disabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Disabled' },
                 @{ Value = '1'; Text = 'Enabled' }
             )
-        }
+        },
         @{
             Keyword     = '*LsoV2IPv4'
             DisplayName = 'Large Send Offload Version 2 (IPv4)'
@@ -146,11 +146,11 @@
             Shown       = $true
             Optional    = $false
             Default     = '1'
-            Values      = @(
-                @{ Value = '0'; Text = 'Disabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Disabled' },
                 @{ Value = '1'; Text = 'Enabled' }
             )
-        }
+        },
         @{
             Keyword     = '*LsoV2IPv6'
             DisplayName = 'Large Send Offload Version 2 (IPv6)'
@@ -158,11 +158,11 @@
             Shown       = $true
             Optional    = $false
             Default     = '1'
-            Values      = @(
-                @{ Value = '0'; Text = 'Disabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Disabled' },
                 @{ Value = '1'; Text = 'Enabled' }
             )
-        }
+        },
         @{
             Keyword     = '*UsoIPv4'
             DisplayName = 'UDP Segmentation Offload (IPv4)'
@@ -170,11 +170,11 @@
             Shown       = $true
             Optional    = $false
             Default     = '1'
-            Values      = @(
-                @{ Value = '0'; Text = 'Disabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Disabled' },
                 @{ Value = '1'; Text = 'Enabled' }
             )
-        }
+        },
         @{
             Keyword     = '*UsoIPv6'
             DisplayName = 'UDP Segmentation Offload (IPv6)'
@@ -182,11 +182,11 @@
             Shown       = $true
             Optional    = $false
             Default     = '1'
-            Values      = @(
-                @{ Value = '0'; Text = 'Disabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Disabled' },
                 @{ Value = '1'; Text = 'Enabled' }
             )
-        }
+        },
         @{
             Keyword     = '*RscIPv4'
             DisplayName = 'Recv Segment Coalescing (IPv4)'
@@ -194,11 +194,11 @@
             Shown       = $true
             Optional    = $false
             Default     = '1'
-            Values      = @(
-                @{ Value = '0'; Text = 'Disabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Disabled' },
                 @{ Value = '1'; Text = 'Enabled' }
             )
-        }
+        },
         @{
             Keyword     = '*RscIPv6'
             DisplayName = 'Recv Segment Coalescing (IPv6)'
@@ -206,11 +206,11 @@
             Shown       = $true
             Optional    = $false
             Default     = '1'
-            Values      = @(
-                @{ Value = '0'; Text = 'Disabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Disabled' },
                 @{ Value = '1'; Text = 'Enabled' }
             )
-        }
+        },
         @{
             Keyword     = 'SoftwareRsc'
             DisplayName = 'Software Recv Segment Coalescing'
@@ -218,11 +218,11 @@
             Shown       = $true
             Optional    = $false
             Default     = '1'
-            Values      = @(
-                @{ Value = '0'; Text = 'Disabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Disabled' },
                 @{ Value = '1'; Text = 'Enabled' }
             )
-        }
+        },
         @{
             Keyword     = '*RSS'
             DisplayName = 'Receive Side Scaling'
@@ -230,11 +230,11 @@
             Shown       = $true
             Optional    = $false
             Default     = '1'
-            Values      = @(
-                @{ Value = '0'; Text = 'Disabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Disabled' },
                 @{ Value = '1'; Text = 'Enabled' }
             )
-        }
+        },
         @{
             Keyword     = '*NumRssQueues'
             DisplayName = 'Maximum Number of RSS Queues'
@@ -245,7 +245,7 @@
             Min         = 1
             Max         = 64
             Step        = 1
-        }
+        },
         @{
             Keyword     = '*RSSProfile'
             DisplayName = 'RSS load balancing profile'
@@ -253,14 +253,14 @@
             Shown       = $true
             Optional    = $false
             Default     = '4'
-            Values      = @(
-                @{ Value = '1'; Text = 'ClosestProcessor' }
-                @{ Value = '2'; Text = 'ClosestProcessorStatic' }
-                @{ Value = '3'; Text = 'NUMAScaling' }
-                @{ Value = '4'; Text = 'NUMAScalingStatic' }
+            Choices     = @(
+                @{ Value = '1'; Text = 'ClosestProcessor' },
+                @{ Value = '2'; Text = 'ClosestProcessorStatic' },
+                @{ Value = '3'; Text = 'NUMAScaling' },
+                @{ Value = '4'; Text = 'NUMAScalingStatic' },
                 @{ Value = '5'; Text = 'ConservativeScaling' }
             )
-        }
+        },
         @{
             Keyword     = 'TxCapacity'
             DisplayName = 'Max Transmit Buffers'
@@ -268,16 +268,16 @@
             Shown       = $true
             Optional    = $false
             Default     = '1024'
-            Values      = @(
-                @{ Value = '16'; Text = '16' }
-                @{ Value = '32'; Text = '32' }
-                @{ Value = '64'; Text = '64' }
-                @{ Value = '128'; Text = '128' }
-                @{ Value = '256'; Text = '256' }
-                @{ Value = '512'; Text = '512' }
+            Choices     = @(
+                @{ Value = '16'; Text = '16' },
+                @{ Value = '32'; Text = '32' },
+                @{ Value = '64'; Text = '64' },
+                @{ Value = '128'; Text = '128' },
+                @{ Value = '256'; Text = '256' },
+                @{ Value = '512'; Text = '512' },
                 @{ Value = '1024'; Text = '1024' }
             )
-        }
+        },
         @{
             Keyword     = 'RxCapacity'
             DisplayName = 'Max Receive Buffers'
@@ -285,18 +285,18 @@
             Shown       = $true
             Optional    = $false
             Default     = '1024'
-            Values      = @(
-                @{ Value = '16'; Text = '16' }
-                @{ Value = '32'; Text = '32' }
-                @{ Value = '64'; Text = '64' }
-                @{ Value = '128'; Text = '128' }
-                @{ Value = '256'; Text = '256' }
-                @{ Value = '512'; Text = '512' }
-                @{ Value = '1024'; Text = '1024' }
-                @{ Value = '2048'; Text = '2048' }
+            Choices     = @(
+                @{ Value = '16'; Text = '16' },
+                @{ Value = '32'; Text = '32' },
+                @{ Value = '64'; Text = '64' },
+                @{ Value = '128'; Text = '128' },
+                @{ Value = '256'; Text = '256' },
+                @{ Value = '512'; Text = '512' },
+                @{ Value = '1024'; Text = '1024' },
+                @{ Value = '2048'; Text = '2048' },
                 @{ Value = '4096'; Text = '4096' }
             )
-        }
+        },
         @{
             Keyword     = 'MergeableBuffers'
             DisplayName = 'Mergeable Rx Buffers'
@@ -304,11 +304,11 @@
             Shown       = $true
             Optional    = $false
             Default     = '1'
-            Values      = @(
-                @{ Value = '0'; Text = 'Disabled' }
+            Choices     = @(
+                @{ Value = '0'; Text = 'Disabled' },
                 @{ Value = '1'; Text = 'Enabled' }
             )
-        }
+        },
         @{
             Keyword     = 'MinRxBufferPercent'
             DisplayName = 'Min Free Rx Buffers (%)'
@@ -319,7 +319,7 @@
             Min         = 0
             Max         = 100
             Step        = 1
-        }
+        },
         @{
             Keyword     = 'NumberOfHandledRXPacketsInDPC'
             DisplayName = 'Rx Packets per DPC'

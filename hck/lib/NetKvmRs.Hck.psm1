@@ -271,13 +271,13 @@ function Resolve-HckKeywordValue {
             return $result
         }
         'enum' {
-            foreach ($choice in $entry.Values) {
+            foreach ($choice in $entry['Choices']) {
                 if ($choice.Value -eq $text -or [string]::Equals($choice.Text, $text, [StringComparison]::OrdinalIgnoreCase)) {
                     $result.Value = $choice.Value
                     return $result
                 }
             }
-            $allowed = ($entry.Values | ForEach-Object { "$($_.Value) ($($_.Text))" }) -join ', '
+            $allowed = ($entry['Choices'] | ForEach-Object { "$($_.Value) ($($_.Text))" }) -join ', '
             $result.Error = "$($entry.Keyword) = '$text' is not allowed; choose one of: $allowed"
             return $result
         }

@@ -49,7 +49,7 @@ pub fn render(params: &[ParamSpec]) -> String {
     o.push_str("@{\n");
     o.push_str("    Driver   = 'netkvmrs'\n");
     o.push_str("    Keywords = @(\n");
-    for p in params {
+    for (i, p) in params.iter().enumerate() {
         o.push_str("        @{\n");
         let _ = writeln!(o, "            Keyword     = {}", ps_quote(p.keyword));
         let _ = writeln!(o, "            DisplayName = {}", ps_quote(p.desc));
@@ -59,11 +59,12 @@ pub fn render(params: &[ParamSpec]) -> String {
         match p.domain {
             Domain::Enum { choices, default } => {
                 let _ = writeln!(o, "            Default     = '{default}'");
-                o.push_str("            Values      = @(\n");
-                for c in choices {
+                o.push_str("            Choices     = @(\n");
+                for (i, c) in choices.iter().enumerate() {
+                    let sep = if i + 1 < choices.len() { "," } else { "" };
                     let _ = writeln!(
                         o,
-                        "                @{{ Value = '{}'; Text = {} }}",
+                        "                @{{ Value = '{}'; Text = {} }}{sep}",
                         c.value,
                         ps_quote(c.text)
                     );
@@ -87,7 +88,13 @@ pub fn render(params: &[ParamSpec]) -> String {
                 let _ = writeln!(o, "            UpperCase   = {}", ps_bool(upper_case));
             }
         }
-        o.push_str("        }\n");
+        // Comma-separated items: one array literal, the most conservative form for
+        // Import-PowerShellDataFile.
+        o.push_str(if i + 1 < params.len() {
+            "        },\n"
+        } else {
+            "        }\n"
+        });
     }
     o.push_str("    )\n");
     o.push_str("}\n");
@@ -109,7 +116,8 @@ pub struct Entry {
     pub optional: bool,
     /// Default value (`None` for edit keywords).
     pub default: Option<String>,
-    /// Enum choices `(value, text)`; empty for non-enum keywords.
+    /// Enum choices `(value, text)` (`Choices`; not `Values`, which would shadow the
+    /// Hashtable.Values property in PowerShell); empty for non-enum keywords.
     pub values: Vec<(String, String)>,
     /// `(min, max, step)` of numeric keywords.
     pub range: Option<(i64, i64, i64)>,
@@ -167,10 +175,10 @@ pub fn read(text: &str) -> Result<Vec<Entry>, String> {
             }
         };
         let mut values = Vec::new();
-        if let Some(v) = t.get("Values") {
+        if let Some(v) = t.get("Choices") {
             for c in v
                 .as_array()
-                .ok_or_else(|| format!("keyword {kw}: `Values` is not an array"))?
+                .ok_or_else(|| format!("keyword {kw}: `Choices` is not an array"))?
             {
                 values.push((str_field(c, "Value", kw)?, str_field(c, "Text", kw)?));
             }
@@ -255,7 +263,7 @@ pub fn compare(entries: &[Entry], params: &[ParamSpec]) -> Vec<String> {
             }
         };
         if e.values != want_values {
-            out.push(format!("{kw}: Values {:?} != {want_values:?}", e.values));
+            out.push(format!("{kw}: Choices {:?} != {want_values:?}", e.values));
         }
         if e.range != want_range {
             out.push(format!(
@@ -270,7 +278,7 @@ pub fn compare(entries: &[Entry], params: &[ParamSpec]) -> Vec<String> {
             ));
         }
         if p.ty == ParamType::Edit && !e.values.is_empty() {
-            out.push(format!("{kw}: an edit keyword must not list Values"));
+            out.push(format!("{kw}: an edit keyword must not list Choices"));
         }
     }
     for e in entries {

@@ -485,8 +485,9 @@ pub fn lint(file_name: &str, text: &str, ctx: &Context) -> Vec<String> {
         }
     }
     if file_name.ends_with(".psd1") {
-        if let Err(e) = crate::psd1::parse(text) {
-            out.push(format!("psd1: {e}"));
+        match crate::psd1::parse(text) {
+            Err(e) => out.push(format!("psd1: {e}")),
+            Ok(v) => shadowing_keys(&v, &mut out),
         }
         out.extend(keyword_problems(text, &ctx.keywords));
         return out;
@@ -656,6 +657,38 @@ pub fn lint(file_name: &str, text: &str, ctx: &Context) -> Vec<String> {
 
     out.extend(keyword_problems(text, &ctx.keywords));
     out
+}
+
+/// Properties of `System.Collections.Hashtable`: `$h.Values` returns the property, not the key.
+const HASHTABLE_MEMBERS: &[&str] = &[
+    "Keys",
+    "Values",
+    "Count",
+    "Comparer",
+    "IsFixedSize",
+    "IsReadOnly",
+    "IsSynchronized",
+    "SyncRoot",
+];
+
+/// Rule `hashtable-key`: a data-file key named like a Hashtable property cannot be read with
+/// dot notation (`$entry.Values` is the value collection).
+fn shadowing_keys(v: &crate::psd1::Value, out: &mut Vec<String>) {
+    use crate::psd1::Value;
+    match v {
+        Value::Table(entries) => {
+            for (k, val) in entries {
+                if HASHTABLE_MEMBERS.iter().any(|m| m.eq_ignore_ascii_case(k)) {
+                    out.push(format!(
+                        "hashtable-key: key `{k}` shadows the Hashtable property of that name"
+                    ));
+                }
+                shadowing_keys(val, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| shadowing_keys(i, out)),
+        _ => {}
+    }
 }
 
 fn script_rules(text: &str, out: &mut Vec<String>) {

@@ -246,6 +246,8 @@ fn lint_psd1_files_must_be_pure_data() {
     assert!(ps::lint("x.psd1", "@{ A = '1' }\n", &c).is_empty());
     let p = ps::lint("x.psd1", "@{ A = $env:X }\n", &c);
     assert!(p.iter().any(|m| m.starts_with("psd1:")), "{p:?}");
+    let p = ps::lint("x.psd1", "@{ A = @( @{ Values = @() } ) }\n", &c);
+    assert!(p.iter().any(|m| m.starts_with("hashtable-key:")), "{p:?}");
     let p = ps::lint("x.psd1", "@{ '*RscIPv9' = '1' }\n", &c);
     assert!(p.iter().any(|m| m.starts_with("keyword:")), "{p:?}");
 }
