@@ -34,8 +34,8 @@
 //!   header checksum recomputed, so the SCU reports IpChecksumSucceeded +
 //!   TcpChecksumSucceeded with valid values.
 //! * Statistics (`OID_TCP_RSC_STATISTICS`, §1.9): CoalescedPkts / CoalescedOctets per data
-//!   segment in an indicated SCU, CoalesceEvents per SCU with CoalescedSegCount > 0, Aborts
-//!   per exception other than 7.
+//!   segment in an indicated SCU, CoalesceEvents per SCU with CoalescedSegCount > 0 (host
+//!   SCUs passing through included), Aborts per exception other than 7.
 //! * A segment indicated alone (an SCU of one segment and no absorbed ACK) keeps its headers
 //!   and carries no RSC information (CoalescedSegCount 0: an ordinary segment).
 
@@ -72,8 +72,9 @@ pub struct RscSegment<'a> {
     pub layout: FrameLayout,
     /// IPv4 header (if any) and TCP checksums verified good.
     pub checksum_ok: bool,
-    /// The host already coalesced it (its flow is flushed first; it is indicated as is).
-    pub host_coalesced: bool,
+    /// The host already coalesced it: its RSC information (the flow is flushed first, the
+    /// frame indicated as is and counted in the statistics).
+    pub host_rsc: Option<RscNblInfo>,
     /// 802.1Q TCI that was stripped (0 if none): SCUs never mix tags.
     pub vlan_tci: u16,
 }
@@ -87,7 +88,7 @@ impl<'a> RscSegment<'a> {
             frame,
             layout: info.layout,
             checksum_ok: ip_ok && info.l4_verdict == Verdict::Good,
-            host_coalesced: info.host_coalesced,
+            host_rsc: if info.host_coalesced { info.rsc } else { None },
             vlan_tci: info.vlan_tag.map_or(0, |t| t.tci()),
         }
     }
@@ -517,8 +518,13 @@ impl RscEngine {
         if !matches!(s.layout.l4, L4Kind::Tcp) || !self.enabled_for(&s.layout) {
             return self.alone(i);
         }
-        if s.host_coalesced {
+        if let Some(r) = s.host_rsc {
             // Keep the flow's order: what we hold goes first.
+            if r.coalesced_seg_count > 0 {
+                self.stats.coalesced_pkts += u64::from(r.coalesced_seg_count);
+                self.stats.coalesced_octets += s.layout.payload_len as u64;
+                self.stats.coalesce_events += 1;
+            }
             if let Some(fi) = self.find(&flow_key(s)) {
                 self.finalize(segs, fi);
             }

@@ -117,6 +117,27 @@ pub struct RxConfig {
     pub scu_checksum: ScuChecksum,
 }
 
+impl RxConfig {
+    /// The RX configuration of an adapter: negotiated features, checksum reporting and RSC
+    /// paths from its offload state, VLAN settings from the registry, `mtu` from the device
+    /// (`VIRTIO_NET_F_MTU`) or `*JumboPacket`.
+    pub fn new(
+        state: &crate::offload::OffloadState,
+        config: &crate::params::Config,
+        mtu: u32,
+    ) -> Self {
+        RxConfig {
+            features: state.negotiated,
+            csum: state.rx_checksum(),
+            rsc: state.rsc_path(),
+            mtu,
+            priority_vlan: config.priority_vlan,
+            vlan_id: config.vlan_id,
+            scu_checksum: ScuChecksum::default(),
+        }
+    }
+}
+
 /// The frame: a mutable first chunk and read-only further chunks.
 #[derive(Debug)]
 pub struct RxFrame<'a, 'b> {

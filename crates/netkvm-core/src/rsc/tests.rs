@@ -385,7 +385,7 @@ fn rsc_batch_larger_than_capacity_rejected() {
                 frame: f,
                 layout: lay,
                 checksum_ok: true,
-                host_coalesced: false,
+                host_rsc: None,
                 vlan_tci: 0,
             }
         })
@@ -490,7 +490,11 @@ fn rsc_host_coalesced_frame_flushes_its_flow_first() {
                 frame: f,
                 layout: lay,
                 checksum_ok: true,
-                host_coalesced: k == 2,
+                host_rsc: (k == 2).then_some(RscNblInfo {
+                    coalesced_seg_count: 3,
+                    dup_ack_count: 0,
+                    timestamp_delta: None,
+                }),
                 vlan_tci: 0,
             }
         })
@@ -500,6 +504,16 @@ fn rsc_host_coalesced_frame_flushes_its_flow_first() {
     assert_eq!(out.len(), 2);
     assert!(matches!(out[0], RscOutput::Scu(s) if s.head == 0 && s.frames == 2));
     assert_eq!(out[1], RscOutput::Single(2));
+    // The host SCU is counted in the statistics too.
+    assert_eq!(
+        e.stats(),
+        RscStats {
+            coalesced_pkts: 2 + 3,
+            coalesced_octets: 3 * 500,
+            coalesce_events: 2,
+            aborts: 0
+        }
+    );
 }
 
 // --- exceptions -------------------------------------------------------------------------------

@@ -1112,3 +1112,17 @@ fn rx_never_panics_on_truncations_of_valid_frames() {
         let _ = run(&gso4(), &mut f, &cfg());
     }
 }
+
+#[test]
+fn rx_config_from_offload_state() {
+    use crate::offload::{NdisVersion, OffloadState};
+    use crate::params::{Config, KeyValueSource};
+    let (c, _) = Config::read(&KeyValueSource::new(&[("*RscIPv6", "0"), ("VlanID", "5")]));
+    let st = OffloadState::new(FEATS, &c, NdisVersion::V6_85);
+    let r = RxConfig::new(&st, &c, c.mtu());
+    assert_eq!(r.mtu, 1500);
+    assert_eq!(r.vlan_id, 5);
+    assert!(r.rsc.ipv4.software && !r.rsc.ipv6.enabled());
+    // No OID_OFFLOAD_ENCAPSULATION yet: nothing may be reported.
+    assert_eq!(r.csum, RxChecksumConfig::default());
+}
