@@ -35,59 +35,65 @@ fn sum_le(data: &[u8]) -> u64 {
     for group in blocks.chunks(GROUP) {
         let mut lanes = [0u32; BLOCK / 4];
         for block in group {
-            let (pairs, _) = block.as_chunks::<4>();
-            for (lane, p) in lanes.iter_mut().zip(pairs) {
-                *lane += u32::from(u16::from_le_bytes([p[0], p[1]]))
-                    + u32::from(u16::from_le_bytes([p[2], p[3]]));
-            }
+            add_block(&mut lanes, block);
         }
         acc += lanes.iter().map(|&l| u64::from(l)).sum::<u64>();
     }
-    acc + sum_tail(tail)
+    acc += sum_tail(tail);
+    acc
 }
 
-/// Sum of fewer than [`BLOCK`] bytes (little-endian words).
+/// Adds the 32 little-endian words of `block` into the 16 lanes (two words per lane).
+#[inline(always)]
+fn add_block(lanes: &mut [u32; BLOCK / 4], block: &[u8; BLOCK]) {
+    let (pairs, _) = block.as_chunks::<4>();
+    for (lane, p) in lanes.iter_mut().zip(pairs) {
+        *lane += u32::from(u16::from_le_bytes([p[0], p[1]]))
+            + u32::from(u16::from_le_bytes([p[2], p[3]]));
+    }
+}
+
+/// Sum of fewer than [`BLOCK`] bytes (little-endian words): 16-byte pieces in four lanes,
+/// then at most seven words and a byte.
 #[inline]
 fn sum_tail(tail: &[u8]) -> u64 {
-    let (words, rest) = tail.as_chunks::<2>();
-    let mut acc: u64 = 0;
+    let (quads, rest) = tail.as_chunks::<16>();
+    let mut lanes = [0u32; 4];
+    for q in quads {
+        let (pairs, _) = q.as_chunks::<4>();
+        for (lane, p) in lanes.iter_mut().zip(pairs) {
+            *lane += u32::from(u16::from_le_bytes([p[0], p[1]]))
+                + u32::from(u16::from_le_bytes([p[2], p[3]]));
+        }
+    }
+    let mut acc: u64 = lanes.iter().map(|&l| u64::from(l)).sum();
+    let (words, last) = rest.as_chunks::<2>();
     for w in words {
         acc += u64::from(u16::from_le_bytes(*w));
     }
-    if let [b] = rest {
+    if let [b] = last {
         acc += u64::from(*b);
     }
     acc
 }
 
-/// Block of the fused copy-and-sum: eight `u32` words into `u64` lanes (no overflow bound).
-const FUSED_BLOCK: usize = 32;
-
 /// Copies `src` into `dst` (same length) and returns the little-endian word sum of `src`.
 ///
-/// One pass: each 32-byte block is stored and added to the lanes while in registers. (Measured
-/// against "memcpy a 1 KiB block, then sum it from L1": the fused loop is ~1.4× faster.)
+/// The copy is the platform `memcpy`, then the sum reads the source again while it is hot in
+/// L1. Measured (SSE2, 1448-byte segments) against an element-wise fused loop: LLVM splits
+/// such a loop into a `memcpy` call plus a slower sum loop anyway, so this is both simpler and
+/// faster. Works in 4 KiB steps so the re-read always hits L1.
 #[inline]
 fn copy_sum_le(dst: &mut [u8], src: &[u8]) -> u64 {
-    let (dblocks, dtail) = dst.as_chunks_mut::<FUSED_BLOCK>();
-    let (sblocks, stail) = src.as_chunks::<FUSED_BLOCK>();
-    let mut lanes = [0u64; FUSED_BLOCK / 4];
-    for (d, s) in dblocks.iter_mut().zip(sblocks) {
-        *d = *s;
-        let (words, _) = s.as_chunks::<4>();
-        for (lane, w) in lanes.iter_mut().zip(words) {
-            *lane += u64::from(u32::from_le_bytes(*w));
-        }
-    }
-    let n = dtail.len().min(stail.len());
-    if let (Some(d), Some(s)) = (dtail.get_mut(..n), stail.get(..n)) {
-        d.copy_from_slice(s);
-    }
+    const STEP: usize = 4096;
     let mut acc: u64 = 0;
-    for lane in lanes {
-        acc += (lane & 0xFFFF_FFFF) + (lane >> 32);
+    for (d, s) in dst.chunks_mut(STEP).zip(src.chunks(STEP)) {
+        if d.len() == s.len() {
+            d.copy_from_slice(s);
+        }
+        acc += sum_le(s);
     }
-    acc + sum_tail(stail)
+    acc
 }
 
 /// Folds a wide one's-complement accumulator to 16 bits (end-around carry).

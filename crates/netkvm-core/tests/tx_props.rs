@@ -156,6 +156,13 @@ proptest! {
             all.extend_from_slice(&seen.payload);
         }
         prop_assert_eq!(all, s.payload.clone());
+        // The zero-copy form produces the same bytes on the wire.
+        let zc = segments_zero_copy(&p, &hb, &frags, &f);
+        prop_assert_eq!(zc.len(), segs.len());
+        for ((a, x), (b, y)) in segs.iter().zip(&zc) {
+            prop_assert_eq!(x, y);
+            prop_assert_eq!((a.payload_len, a.payload_offset, a.index, a.last), (b.payload_len, b.payload_offset, b.index, b.last));
+        }
     }
 
     #[test]

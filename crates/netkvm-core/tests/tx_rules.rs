@@ -545,6 +545,32 @@ fn lso_software_segments_replicate_headers_and_follow_spec_3_3() {
 }
 
 #[test]
+fn lso_zero_copy_segments_put_the_same_bytes_on_the_wire() {
+    let s = Spec {
+        tcp_opts: ts_opts(3, 4),
+        ..lso_spec(false, 7000)
+    };
+    let f = s.build();
+    let frags = split(&f, &[100, 1000, 5000]);
+    let (p, hb) = run(&ctx_bare(), &lso2(&s, 1448), &frags).unwrap();
+    let copied = segments(&p, &hb, &frags);
+    let zc = segments_zero_copy(&p, &hb, &frags, &f);
+    assert_eq!(copied.len(), 5);
+    for ((a, x), (b, y)) in copied.iter().zip(&zc) {
+        assert_eq!(x, y);
+        assert_eq!(b.len, s.headers_len());
+        assert_eq!(b.payload_offset, s.headers_len() + 1448 * a.index as usize);
+    }
+    // Header-only output needs just the header bytes.
+    let mut seg = p.segmenter(&hb, &frags);
+    let mut small = vec![0u8; s.headers_len() - 1];
+    assert!(matches!(
+        seg.next_header_into(&mut small),
+        Some(Err(TxError::OutputTooSmall { .. }))
+    ));
+}
+
+#[test]
 fn lso_v2_ip_id_wraps_within_0000_7fff() {
     let s = Spec {
         id: 0x7FFE,

@@ -6,8 +6,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use netkvm_core::tx::{
-    self, ChecksumRequest, DeviceCaps, Encapsulation, Ieee8021Q, LsoRequest, SendInfo, TxAction, TxContext,
-    TxLimits, TxOffloadConfig, UsoRequest,
+    self, ChecksumRequest, DeviceCaps, Encapsulation, Ieee8021Q, LsoRequest, SendInfo, TxAction,
+    TxContext, TxLimits, TxOffloadConfig, UsoRequest,
 };
 use netkvm_core::wire::virtio::{GsoType, HdrFlags};
 use netkvm_core::wire::{parse_frame, LenMode};
@@ -24,9 +24,21 @@ fuzz_target!(|data: &[u8]| {
     let sel = h[16];
     let info = SendInfo {
         checksum: ChecksumRequest::from_raw(le32(&h[0..4])),
-        lso: if sel & 1 != 0 { LsoRequest::from_raw(le32(&h[4..8])) } else { None },
-        uso: if sel & 2 != 0 { UsoRequest::from_raw(le32(&h[8..12])) } else { None },
-        ieee8021q: if sel & 4 != 0 { Some(Ieee8021Q::from_raw(le32(&h[12..16]))) } else { None },
+        lso: if sel & 1 != 0 {
+            LsoRequest::from_raw(le32(&h[4..8]))
+        } else {
+            None
+        },
+        uso: if sel & 2 != 0 {
+            UsoRequest::from_raw(le32(&h[8..12]))
+        } else {
+            None
+        },
+        ieee8021q: if sel & 4 != 0 {
+            Some(Ieee8021Q::from_raw(le32(&h[12..16])))
+        } else {
+            None
+        },
     };
     let c = h[17];
     let caps = DeviceCaps {
@@ -51,15 +63,28 @@ fuzz_target!(|data: &[u8]| {
         uso_ipv4: o & 256 != 0,
         uso_ipv6: o & 512 != 0,
     };
-    let encap = Encapsulation { ipv4: h[22] & 1 != 0, ipv6: h[22] & 2 != 0, header_size: 14 };
+    let encap = Encapsulation {
+        ipv4: h[22] & 1 != 0,
+        ipv6: h[22] & 2 != 0,
+        header_size: 14,
+    };
     let limits = TxLimits {
         mtu: 576 + u32::from(u16::from_le_bytes([h[23], h[24]])) % 9000,
         lso_max_size: 1 + u32::from(u16::from_le_bytes([h[25], h[26]])) * 2,
         uso_max_size: 1 + u32::from(u16::from_le_bytes([h[27], h[28]])),
     };
-    let ctx = TxContext { config, encap, caps, limits };
+    let ctx = TxContext {
+        config,
+        encap,
+        caps,
+        limits,
+    };
     // Up to three cut points split the frame into a scatter list.
-    let mut cuts = [usize::from(h[29]) * 2, usize::from(h[30]) * 8, usize::from(h[31]) * 64];
+    let mut cuts = [
+        usize::from(h[29]) * 2,
+        usize::from(h[30]) * 8,
+        usize::from(h[31]) * 64,
+    ];
     cuts.sort_unstable();
     let mut frags: Vec<&[u8]> = Vec::new();
     let mut at = 0;
@@ -71,7 +96,9 @@ fuzz_target!(|data: &[u8]| {
     frags.push(&frame[at..]);
 
     let mut hb = vec![0u8; tx::TX_HEADER_BUF_LEN];
-    let Ok(plan) = tx::plan(&ctx, &info, &frags, &mut hb) else { return };
+    let Ok(plan) = tx::plan(&ctx, &info, &frags, &mut hb) else {
+        return;
+    };
     assert!(plan.header_len <= frame.len());
     assert!(plan.header_buf_len <= hb.len());
     assert_eq!(plan.frame_len, frame.len());
@@ -111,7 +138,8 @@ fuzz_target!(|data: &[u8]| {
                 let s = r.expect("segment fits max_segment_len");
                 assert!(s.len <= max && s.payload_len <= plan.mss as usize);
                 assert_eq!(s.index, n);
-                let l = parse_frame(&buf[..s.len], LenMode::Strict).expect("segment parses strictly");
+                let l =
+                    parse_frame(&buf[..s.len], LenMode::Strict).expect("segment parses strictly");
                 assert_eq!(l.payload_len, s.payload_len);
                 assert_eq!(l.l4, plan.layout.l4);
                 assert!(l.l2_len + l.l3_header_len + l.l4_header_len + s.payload_len == s.len);
@@ -121,6 +149,23 @@ fuzz_target!(|data: &[u8]| {
             }
             assert_eq!(n, plan.segments);
             assert_eq!(payload, plan.layout.payload_len);
+            // The zero-copy form yields the same headers and payload ranges.
+            let mut seg = plan.segmenter(&hb, &frags);
+            let mut copied = plan.segmenter(&hb, &frags);
+            let mut hdr = vec![0u8; plan.layout.payload_offset];
+            while let Some(r) = seg.next_header_into(&mut hdr) {
+                let s = r.expect("header fits");
+                let c = copied
+                    .next_into(&mut buf)
+                    .expect("same count")
+                    .expect("fits");
+                assert_eq!(&buf[..s.header_len], &hdr[..s.header_len]);
+                assert_eq!(
+                    &buf[s.header_len..c.len],
+                    &frame[s.payload_offset..s.payload_offset + s.payload_len]
+                );
+            }
+            assert!(copied.next_into(&mut buf).is_none());
         }
     }
 });

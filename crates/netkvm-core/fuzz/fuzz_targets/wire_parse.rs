@@ -15,17 +15,27 @@ fuzz_target!(|data: &[u8]| {
             assert!(l.l4_offset <= l.payload_offset);
             assert!(l.payload_offset + l.payload_len <= data.len());
             assert!(l.l3_end() + l.padding <= data.len() || l.l3 == wire::L3Kind::Other);
-            for o in [l.ipv6_home_address_offset, l.ipv6_routing_type2_offset].into_iter().flatten() {
+            for o in [l.ipv6_home_address_offset, l.ipv6_routing_type2_offset]
+                .into_iter()
+                .flatten()
+            {
                 assert!(o + 16 <= data.len());
             }
             if mode == LenMode::Strict && l.is_tcp() {
-                let t = TcpSegment::new_checked(&data[l.l4_offset..l.l3_end()]).expect("TCP view of a parsed frame");
+                let t = TcpSegment::new_checked(&data[l.l4_offset..l.l3_end()])
+                    .expect("TCP view of a parsed frame");
                 let _ = (t.flags(), t.timestamp(), t.option_iter().count());
             }
         }
         // The same bytes as a bare IP packet.
         if let Ok(p) = Ipv4Packet::new_checked(data, mode) {
-            let _ = (p.header(), p.options(), p.payload(), p.verify_checksum(), p.compute_checksum());
+            let _ = (
+                p.header(),
+                p.options(),
+                p.payload(),
+                p.verify_checksum(),
+                p.compute_checksum(),
+            );
             assert!(p.header_len() + p.payload().len() <= data.len());
         }
         if let Ok(p) = Ipv6Packet::new_checked(data, mode) {
@@ -35,10 +45,25 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(e) = EthernetFrame::new_checked(data) {
-        let _ = (e.dst(), e.src(), e.ethertype(), e.vlan(), e.outer_vlan(), e.payload());
+        let _ = (
+            e.dst(),
+            e.src(),
+            e.ethertype(),
+            e.vlan(),
+            e.outer_vlan(),
+            e.payload(),
+        );
     }
     if let Ok(t) = TcpSegment::new_checked(data) {
-        let _ = (t.seq(), t.ack(), t.flags(), t.window(), t.urgent(), t.timestamp(), t.verify_checksum(0x1234));
+        let _ = (
+            t.seq(),
+            t.ack(),
+            t.flags(),
+            t.window(),
+            t.urgent(),
+            t.timestamp(),
+            t.verify_checksum(0x1234),
+        );
         for o in t.option_iter() {
             let _ = o;
         }

@@ -8,21 +8,24 @@
 //! sum (without length) plus the segment's L4 length, header and payload. The payload is
 //! copied and summed in one pass.
 
-use super::{
-    fill_ipv4_checksum, FragReader, LsoVersion, SegKind, TxError, TxPlan, TCP_CSUM_OFFSET,
-    UDP_CSUM_OFFSET,
-};
+use super::{FragReader, LsoVersion, SegKind, TxError, TxPlan, TCP_CSUM_OFFSET, UDP_CSUM_OFFSET};
 use crate::checksum::{self, Checksum};
 use crate::wire::virtio::VirtioNetHdr;
 use crate::wire::{be16, be32, put_be16, put_be32, TcpFlags, IPV6_HEADER_LEN};
 
-/// One software segment written by [`Segmenter::next_into`].
+/// One software segment written by [`Segmenter::next_into`] (headers + payload copied) or
+/// [`Segmenter::next_header_into`] (headers only; the payload stays in the original frame).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Segment {
-    /// Bytes written to the output buffer (headers + payload).
+    /// Bytes written to the output buffer (headers + payload, or headers only).
     pub len: usize,
+    /// Header bytes at the start of the output buffer.
+    pub header_len: usize,
     /// Payload bytes in this segment.
     pub payload_len: usize,
+    /// Where this segment's payload starts in the original frame (for the zero-copy form: the
+    /// miniport points descriptors at `frame[payload_offset..payload_offset + payload_len]`).
+    pub payload_offset: usize,
     /// Index of the segment (0-based).
     pub index: u32,
     /// Last segment of the send.
@@ -41,20 +44,56 @@ pub struct Segmenter<'a> {
     remaining: usize,
     seq0: u32,
     id0: u16,
+    /// TCP data-offset/flags word of the template.
+    flags0: u16,
+    /// Sum of the IPv4 header with Total Length, Identification and checksum taken as 0.
+    ip_base: u16,
+    /// Sum of the L4 header with the per-segment fields (TCP SEQ, flags word; UDP Length)
+    /// and the checksum taken as 0.
+    l4_base: u16,
     done: bool,
 }
 
 impl<'a> Segmenter<'a> {
     pub(crate) fn new(plan: &'a TxPlan, hdr: &'a [u8], frags: &'a [&'a [u8]]) -> Self {
         let lay = &plan.layout;
+        let (l3, l4) = (lay.l3_offset, lay.l4_offset);
+        // Header sums without the fields that change per segment, computed once per send so
+        // each segment costs a few additions instead of re-summing its headers.
+        let ip_hdr = hdr.get(l3..l3 + lay.l3_header_len).unwrap_or(&[]);
+        let ip_base = if lay.is_ipv4() {
+            let varying = u64::from(be16(hdr, l3 + 2))
+                + u64::from(be16(hdr, l3 + 4))
+                + u64::from(be16(hdr, l3 + 10));
+            checksum::sub(checksum::sum(ip_hdr), checksum::fold(varying))
+        } else {
+            0
+        };
+        let l4_hdr = hdr.get(l4..lay.payload_offset).unwrap_or(&[]);
+        let varying = match plan.seg {
+            Some(SegKind::Tcp(_)) => {
+                u64::from(be16(hdr, l4 + 4))
+                    + u64::from(be16(hdr, l4 + 6))
+                    + u64::from(be16(hdr, l4 + 12))
+                    + u64::from(be16(hdr, l4 + usize::from(TCP_CSUM_OFFSET)))
+            }
+            _ => {
+                u64::from(be16(hdr, l4 + 4))
+                    + u64::from(be16(hdr, l4 + usize::from(UDP_CSUM_OFFSET)))
+            }
+        };
+        let l4_base = checksum::sub(checksum::sum(l4_hdr), checksum::fold(varying));
         Segmenter {
             plan,
             hdr,
             reader: FragReader::new(frags, plan.header_len),
             index: 0,
             remaining: lay.payload_len,
-            seq0: be32(hdr, lay.l4_offset + 4),
-            id0: be16(hdr, lay.l3_offset + 4),
+            seq0: be32(hdr, l4 + 4),
+            id0: be16(hdr, l3 + 4),
+            flags0: be16(hdr, l4 + 12),
+            ip_base,
+            l4_base,
             done: plan.seg.is_none() || plan.mss == 0,
         }
     }
@@ -71,23 +110,36 @@ impl<'a> Segmenter<'a> {
     /// full segment). `None` when all segments were produced; after an error the segmenter
     /// stops.
     pub fn next_into(&mut self, out: &mut [u8]) -> Option<Result<Segment, TxError>> {
+        self.next(out, true)
+    }
+
+    /// Zero-copy form: writes only the next segment's headers into `out` (needs
+    /// `plan.layout.payload_offset` bytes) and returns where its payload is in the original
+    /// frame. The payload is read once to checksum it, never copied: the miniport sends
+    /// `out[..len]` followed by descriptors for the payload range.
+    pub fn next_header_into(&mut self, out: &mut [u8]) -> Option<Result<Segment, TxError>> {
+        self.next(out, false)
+    }
+
+    fn next(&mut self, out: &mut [u8], copy: bool) -> Option<Result<Segment, TxError>> {
         if self.done {
             return None;
         }
-        let r = self.write(out);
+        let r = self.write(out, copy);
         if r.is_err() {
             self.done = true;
         }
         Some(r)
     }
 
-    fn write(&mut self, out: &mut [u8]) -> Result<Segment, TxError> {
+    fn write(&mut self, out: &mut [u8], copy: bool) -> Result<Segment, TxError> {
         let plan = self.plan;
         let lay = &plan.layout;
         let kind = plan.seg.unwrap_or(SegKind::Udp);
         let h = lay.payload_offset;
         let chunk = self.remaining.min(plan.mss as usize);
-        let need = h + chunk;
+        let payload_offset = plan.header_len + (lay.payload_len - self.remaining);
+        let need = if copy { h + chunk } else { h };
         if out.len() < need {
             return Err(TxError::OutputTooSmall {
                 required: need,
@@ -97,9 +149,12 @@ impl<'a> Segmenter<'a> {
         let (head, rest) = out.split_at_mut(h);
         head.copy_from_slice(self.hdr.get(..h).unwrap_or(&[]));
         let mut pc = Checksum::new();
-        let n = self
-            .reader
-            .copy_and_add(rest.get_mut(..chunk).unwrap_or(&mut []), &mut pc);
+        let n = if copy {
+            self.reader
+                .copy_and_add(rest.get_mut(..chunk).unwrap_or(&mut []), &mut pc)
+        } else {
+            self.reader.add(chunk, &mut pc)
+        };
         let payload_sum = pc.sum();
         let first = self.index == 0;
         self.remaining -= chunk;
@@ -110,59 +165,60 @@ impl<'a> Segmenter<'a> {
         let l4_len = lay.l4_header_len + n;
         let datagram = lay.l3_header_len + l4_len;
         if lay.is_ipv4() {
-            put_be16(out, l3 + 2, datagram as u16);
-            put_be16(out, l3 + 4, ip_id(kind, self.id0, self.index));
-            // Keep DF (and the reserved bit); MF and offset are 0 in an LSO/USO template.
-            let ff = be16(out, l3 + 6) & 0xC000;
-            put_be16(out, l3 + 6, ff);
-            fill_ipv4_checksum(out, lay);
+            // The template has MF = 0 and offset 0 (fragments are rejected); DF is kept.
+            let (total, id) = (datagram as u16, ip_id(kind, self.id0, self.index));
+            put_be16(out, l3 + 2, total);
+            put_be16(out, l3 + 4, id);
+            let c = checksum::fold(u64::from(self.ip_base) + u64::from(total) + u64::from(id));
+            put_be16(out, l3 + 10, !c);
         } else {
             put_be16(out, l3 + 4, (datagram - IPV6_HEADER_LEN) as u16);
         }
 
+        // Pseudo-header (template sum + this segment's L4 length), the fixed part of the L4
+        // header, the per-segment fields, and the payload. The payload starts at an even offset
+        // from the L4 header (TCP/UDP header lengths are multiples of 4): no byte swap.
+        let mut acc = u64::from(self.plan.pseudo_nolen)
+            + l4_len as u64
+            + u64::from(self.l4_base)
+            + u64::from(payload_sum);
         let csum_at = match kind {
             SegKind::Tcp(_) => {
                 let seq = self.seq0.wrapping_add(self.index.wrapping_mul(plan.mss));
                 put_be32(out, l4 + 4, seq);
-                let raw = be16(out, l4 + 12);
-                let mut f = TcpFlags::from_bits_truncate(raw & 0x1FF);
+                let mut f = TcpFlags::from_bits_truncate(self.flags0 & 0x1FF);
                 if !last {
                     f.remove(TcpFlags::FIN | TcpFlags::PSH);
                 }
                 if !first {
                     f.remove(TcpFlags::CWR);
                 }
-                put_be16(out, l4 + 12, (raw & !0x1FF) | f.bits());
+                let word = (self.flags0 & !0x1FF) | f.bits();
+                put_be16(out, l4 + 12, word);
+                acc += u64::from(seq >> 16) + u64::from(seq & 0xFFFF) + u64::from(word);
                 l4 + usize::from(TCP_CSUM_OFFSET)
             }
             SegKind::Udp => {
                 put_be16(out, l4 + 4, l4_len as u16);
+                acc += l4_len as u64; // the UDP Length field itself
                 l4 + usize::from(UDP_CSUM_OFFSET)
             }
         };
-        put_be16(out, csum_at, 0);
-        if !(plan.udp_no_csum && kind == SegKind::Udp) {
-            let mut c = Checksum::new();
-            c.add_sum(checksum::add_length(plan.pseudo_nolen, l4_len as u32));
-            c.add_bytes(out.get(l4..h).unwrap_or(&[]));
-            // The payload starts at an even offset from the L4 header (TCP/UDP header lengths
-            // are multiples of 4), so its sum adds without a byte swap.
-            c.add_sum(payload_sum);
-            let v = c.checksum();
-            put_be16(
-                out,
-                csum_at,
-                if kind == SegKind::Udp && v == 0 {
-                    0xFFFF
-                } else {
-                    v
-                },
-            );
-        }
+        let v = if plan.udp_no_csum && kind == SegKind::Udp {
+            0
+        } else {
+            match !checksum::fold(acc) {
+                0 if kind == SegKind::Udp => 0xFFFF,
+                v => v,
+            }
+        };
+        put_be16(out, csum_at, v);
 
         let seg = Segment {
-            len: h + n,
+            len: if copy { h + n } else { h },
+            header_len: h,
             payload_len: n,
+            payload_offset,
             index: self.index,
             last,
             vnet_hdr: VirtioNetHdr::default(),

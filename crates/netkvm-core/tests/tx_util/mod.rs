@@ -264,6 +264,26 @@ pub fn segments(plan: &TxPlan, hb: &[u8], frags: &[&[u8]]) -> Vec<(tx::Segment, 
     out
 }
 
+/// All segments of a Segment plan in the zero-copy form, reassembled as header bytes followed
+/// by the payload range of the original frame.
+pub fn segments_zero_copy(
+    plan: &TxPlan,
+    hb: &[u8],
+    frags: &[&[u8]],
+    frame: &[u8],
+) -> Vec<(tx::Segment, Vec<u8>)> {
+    let mut s = plan.segmenter(hb, frags);
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; plan.layout.payload_offset];
+    while let Some(r) = s.next_header_into(&mut buf) {
+        let seg = r.expect("segment header");
+        let mut v = buf[..seg.len].to_vec();
+        v.extend_from_slice(&frame[seg.payload_offset..seg.payload_offset + seg.payload_len]);
+        out.push((seg, v));
+    }
+    out
+}
+
 /// What the oracle found in one frame.
 #[derive(Clone, Debug)]
 pub struct Seen {
