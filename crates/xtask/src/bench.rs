@@ -2,7 +2,8 @@
 //!
 //! Convention (/work/notes/conventions.md, "Benchmarks"): criterion benches in `crates/<crate>/benches/`
 //! print `BENCH <name> <value> <unit>` and `RATIO <name> <x>x (target <op> <t>) <PASS|MISS>` lines.
-//! Extension point: add a row to [`SUITES`] — a name, a description, and the command to run. A MISS is
+//! `cargo xtask bench core [--] [ARGS]` passes ARGS to the benchmark binaries (a name filter, criterion
+//! options such as `--quick`). Extension point: add a row to [`SUITES`] — a name, a description, and the command to run. A MISS is
 //! reported, not fatal; a failing benchmark command is.
 
 use std::io::{BufRead, BufReader};
@@ -20,12 +21,12 @@ pub struct Suite {
 pub const SUITES: &[Suite] = &[
     Suite {
         name: "core",
-        what: "cargo bench -p netkvm-core",
+        what: "cargo bench -p netkvm-core --bench '*'",
         command: || Ok(cargo_bench("netkvm-core")),
     },
     Suite {
         name: "virtio",
-        what: "cargo bench -p netkvm-virtio",
+        what: "cargo bench -p netkvm-virtio --bench '*'",
         command: || Ok(cargo_bench("netkvm-virtio")),
     },
     Suite {
@@ -37,7 +38,9 @@ pub const SUITES: &[Suite] = &[
 
 fn cargo_bench(package: &str) -> Command {
     let mut cmd = util::host_cargo();
-    cmd.args(["bench", "-p", package]);
+    // `--bench '*'`: every bench target but not the lib's unit tests (`--benches` would include them, and
+    // libtest rejects criterion options such as `--quick`).
+    cmd.args(["bench", "-p", package, "--bench", "*"]);
     cmd
 }
 
@@ -59,6 +62,14 @@ pub fn command(args: &[String]) -> Result<()> {
         .find(|s| s.name == name)
         .ok_or_else(|| format!("unknown bench suite `{name}`"))?;
     let mut cmd = (suite.command)().map_err(str::to_string)?;
+    // Anything after the suite name goes to the benchmark binaries (e.g. `-- --quick`, a filter).
+    let extra: Vec<&String> = args[1..]
+        .iter()
+        .skip_while(|a| a.as_str() == "--")
+        .collect();
+    if !extra.is_empty() {
+        cmd.arg("--").args(extra);
+    }
     util::header(&format!("bench {}: {}", suite.name, suite.what));
     println!("$ {}", util::display_cmd(&cmd));
     let (res, t) = util::timed(|| -> Result<String> {
