@@ -673,6 +673,31 @@ fn lso_v1_on_ipv6_is_a_version_mismatch() {
 }
 
 #[test]
+fn lso_unknown_ip_version_in_packet_is_a_parse_error() {
+    let s = lso_spec(false, 4000);
+    let mut f = s.build();
+    f[14] = 0x75; // EtherType IPv4 but version nibble 7
+    assert!(matches!(
+        run(&ctx_all(), &lso2(&s, 1000), &[&f]).unwrap_err(),
+        TxError::Parse(netkvm_core::wire::ParseError::Invalid {
+            what: netkvm_core::wire::Invalid::IpVersion(7),
+            offset: 14,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn lso_with_fewer_segments_than_min_segment_count_is_still_performed() {
+    // MinSegmentCount only tells the stack when to offload; a smaller send is harmless.
+    let s = lso_spec(false, 1500);
+    let f = s.build();
+    let (p, hb) = run(&ctx_bare(), &lso2(&s, 1000), &[&f]).unwrap();
+    assert_eq!(p.segments, 2);
+    assert_eq!(segments(&p, &hb, &[&f]).len(), 2);
+}
+
+#[test]
 fn lso_headers_over_128_bytes_rejected() {
     // IPv4 with 40 bytes of options and 40 bytes of TCP options: 14 + 60 + 60 = 134.
     let mut opts = vec![1u8; 28];

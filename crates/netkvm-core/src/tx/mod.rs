@@ -47,6 +47,15 @@
 //!   template ID ≥ 0x8000 keeps its top bit and wraps within 0x8000–0xFFFF.
 //! * **Frames that do not parse** are sent unchanged when nothing was requested (raw frames
 //!   from protocol drivers need not be IP), and rejected when an offload was requested.
+//! * **Headers split across MDLs** are gathered into the header copy, so any split is carried
+//!   (LSO guarantees headers in the first MDL; checksum-only sends do not).
+//! * **`MinSegmentCount` is not enforced**: it tells the stack when offloading pays off; a
+//!   send with fewer segments is still performed correctly. `MaxOffLoadSize` is enforced
+//!   (spec §2.3: requests built against an old, larger value must be failed).
+//! * **Software segments, two forms**: [`Segmenter::next_into`] writes complete frames into
+//!   bounce buffers; [`Segmenter::next_header_into`] writes only each segment's headers and
+//!   reports the payload range of the original frame (summed in place, never copied), for a
+//!   ring that can chain descriptors.
 
 mod segment;
 
