@@ -69,6 +69,9 @@ pub fn init_status_for(e: ResourceError) -> n::NDIS_STATUS {
 }
 
 /// `MiniportSetOptions` (PASSIVE_LEVEL): no optional services yet.
+///
+/// # Safety
+/// NDIS calls it once from NdisMRegisterMiniportDriver with its driver handle.
 pub unsafe extern "system" fn set_options(
     _driver: n::NDIS_HANDLE,
     _context: n::NDIS_HANDLE,
@@ -125,6 +128,9 @@ unsafe fn adapter<'a>(context: n::NDIS_HANDLE) -> Option<&'a Adapter> {
 }
 
 /// `MiniportHaltEx` (PASSIVE_LEVEL): release the adapter context.
+///
+/// # Safety
+/// `context` is NULL or the adapter context InitializeEx returned; NDIS calls Halt once per adapter.
 pub unsafe extern "system" fn halt_ex(context: n::NDIS_HANDLE, _action: n::NDIS_HALT_ACTION) {
     if !context.is_null() {
         // SAFETY: NDIS calls Halt once per successfully initialised adapter with the context from
@@ -134,6 +140,9 @@ pub unsafe extern "system" fn halt_ex(context: n::NDIS_HANDLE, _action: n::NDIS_
 }
 
 /// `MiniportPause`: nothing in flight yet, so pausing completes synchronously.
+///
+/// # Safety
+/// `context` is an adapter context from InitializeEx (NDIS).
 pub unsafe extern "system" fn pause(
     _context: n::NDIS_HANDLE,
     _params: n::PNDIS_MINIPORT_PAUSE_PARAMETERS,
@@ -142,6 +151,9 @@ pub unsafe extern "system" fn pause(
 }
 
 /// `MiniportRestart`: no datapath yet; restarting is immediate.
+///
+/// # Safety
+/// `context` is an adapter context from InitializeEx (NDIS).
 pub unsafe extern "system" fn restart(
     _context: n::NDIS_HANDLE,
     _params: n::PNDIS_MINIPORT_RESTART_PARAMETERS,
@@ -150,6 +162,9 @@ pub unsafe extern "system" fn restart(
 }
 
 /// `MiniportOidRequest`: no OID is supported yet.
+///
+/// # Safety
+/// `context` is an adapter context from InitializeEx and `request` a valid OID request (NDIS).
 pub unsafe extern "system" fn oid_request(
     _context: n::NDIS_HANDLE,
     _request: n::PNDIS_OID_REQUEST,
@@ -189,6 +204,9 @@ pub unsafe extern "system" fn send_net_buffer_lists(
 }
 
 /// `MiniportReturnNetBufferLists`: the driver indicates no receives yet, so there is nothing to return.
+///
+/// # Safety
+/// `nbls` are NBLs this driver indicated (NDIS).
 pub unsafe extern "system" fn return_net_buffer_lists(
     _context: n::NDIS_HANDLE,
     _nbls: n::PNET_BUFFER_LIST,
@@ -197,9 +215,15 @@ pub unsafe extern "system" fn return_net_buffer_lists(
 }
 
 /// `MiniportCancelSend`: sends are completed synchronously, nothing is ever pending.
+///
+/// # Safety
+/// `context` is an adapter context from InitializeEx (NDIS).
 pub unsafe extern "system" fn cancel_send(_context: n::NDIS_HANDLE, _cancel_id: n::PVOID) {}
 
 /// `MiniportCheckForHangEx`: nothing can hang yet.
+///
+/// # Safety
+/// `context` is an adapter context from InitializeEx (NDIS).
 pub unsafe extern "system" fn check_for_hang_ex(_context: n::NDIS_HANDLE) -> n::BOOLEAN {
     n::FALSE
 }
@@ -220,6 +244,9 @@ pub unsafe extern "system" fn reset_ex(
 }
 
 /// `MiniportDevicePnPEventNotify`: surprise removal and power-profile events need no action yet.
+///
+/// # Safety
+/// `event` is a valid PnP event for the duration of the call (NDIS).
 pub unsafe extern "system" fn device_pnp_event_notify(
     _context: n::NDIS_HANDLE,
     _event: n::PNET_DEVICE_PNP_EVENT,
@@ -227,6 +254,9 @@ pub unsafe extern "system" fn device_pnp_event_notify(
 }
 
 /// `MiniportShutdownEx`: no device to quiesce yet.
+///
+/// # Safety
+/// May run at high IRQL on bugcheck shutdown: must not block or allocate (it does nothing).
 pub unsafe extern "system" fn shutdown_ex(
     _context: n::NDIS_HANDLE,
     _action: n::NDIS_SHUTDOWN_ACTION,
@@ -234,6 +264,9 @@ pub unsafe extern "system" fn shutdown_ex(
 }
 
 /// `MiniportCancelOidRequest`: OIDs complete synchronously, nothing is ever pending.
+///
+/// # Safety
+/// `context` is an adapter context from InitializeEx (NDIS).
 pub unsafe extern "system" fn cancel_oid_request(_context: n::NDIS_HANDLE, _request_id: n::PVOID) {}
 
 #[cfg(test)]
