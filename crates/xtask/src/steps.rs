@@ -269,7 +269,7 @@ fn image(ctx: &Ctx) -> Result<Vec<u8>> {
     let p = ctx
         .image
         .as_ref()
-        .ok_or("no driver image (the package step failed or was not selected)")?;
+        .ok_or("no driver image: the package step failed or was not selected (e.g. `cargo xtask test package pe-check`)")?;
     std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
 }
 
