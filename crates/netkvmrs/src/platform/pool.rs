@@ -49,7 +49,9 @@ const fn utf16<const N: usize>(s: &[u8; N]) -> [u16; N] {
     out
 }
 
-static EX_ALLOCATE_POOL2_NAME: [u16; 15] = utf16(b"ExAllocatePool2");
+/// UTF-16 "ExAllocatePool2" plus a terminating NUL: UNICODE_STRING does not need it (Length counts the
+/// 15 characters), but routines that treat the buffer as a C string (debuggers, emulators) stay in bounds.
+static EX_ALLOCATE_POOL2_NAME: [u16; 16] = utf16(b"ExAllocatePool2\0");
 
 /// Address of ExAllocatePool2, 0 if the OS lacks it (or before [`init`]).
 static EX_ALLOCATE_POOL2: AtomicUsize = AtomicUsize::new(0);
@@ -58,7 +60,8 @@ static EX_ALLOCATE_POOL2: AtomicUsize = AtomicUsize::new(0);
 /// allocations before it simply use the fallback.
 pub fn init() {
     let mut name = UnicodeString {
-        length: (EX_ALLOCATE_POOL2_NAME.len() * 2) as u16,
+        // Bytes, without the terminator.
+        length: ((EX_ALLOCATE_POOL2_NAME.len() - 1) * 2) as u16,
         maximum_length: (EX_ALLOCATE_POOL2_NAME.len() * 2) as u16,
         buffer: EX_ALLOCATE_POOL2_NAME.as_ptr().cast_mut(),
     };
