@@ -200,8 +200,9 @@ struct Flow {
     tsecr: u32,
     /// Pseudo-header sum without protocol and length (the addresses).
     addr_sum: u16,
-    /// One's-complement sum of all payload bytes so far.
-    paysum: u16,
+    /// Unfolded one's-complement sum of all payload bytes so far (each segment's folded sum,
+    /// byte-swapped when it starts at an odd offset); folded once at finalization.
+    paysum: u64,
     last_used: u32,
 }
 
@@ -221,8 +222,8 @@ struct SegInfo {
     ts_off: u8,
     tsval: u32,
     tsecr: u32,
-    /// Sum of the TCP header including its checksum field.
-    hdr_sum: u16,
+    /// Unfolded sum of the TCP header words including the checksum field.
+    hdr_sum: u32,
 }
 
 fn be16(b: &[u8], o: usize) -> u16 {
@@ -253,9 +254,9 @@ fn put32(b: &mut [u8], o: usize, v: u32) {
     }
 }
 
-/// One's-complement sum of a short header (≤ 60 bytes; even length): plain word adds into a
-/// `u32` cannot overflow there, one fold at the end.
-fn small_sum(b: &[u8]) -> u16 {
+/// Unfolded one's-complement sum of a short header (≤ 60 bytes): plain word adds into a
+/// `u32` cannot overflow there; callers fold once where the value is needed.
+fn raw_sum(b: &[u8]) -> u32 {
     let (words, rest) = b.as_chunks::<2>();
     let mut s: u32 = words
         .iter()
@@ -264,7 +265,12 @@ fn small_sum(b: &[u8]) -> u16 {
     if let [x] = rest {
         s += u32::from(*x) << 8;
     }
-    checksum::fold(u64::from(s))
+    s
+}
+
+/// Folded sum of a short header.
+fn small_sum(b: &[u8]) -> u16 {
+    checksum::fold(u64::from(raw_sum(b)))
 }
 
 /// Serial-number comparison (RFC 1982 / TCP): `a >= b` modulo 2³².
@@ -332,11 +338,11 @@ fn addr_sum(s: &RscSegment<'_>) -> u16 {
 }
 
 /// Sum of a segment's payload, derived from its verified checksum:
-/// pseudo + header (with the field) + payload = −0 ⇒ payload = −0 − pseudo − header.
+/// pseudo + header (with the field) + payload ≡ 0 ⇒ payload ≡ −(pseudo + header), and in
+/// one's complement −x is `!x`. One fold per segment.
 fn payload_sum(addr_sum: u16, si: &SegInfo) -> u16 {
     let tcp_len = u32::from(si.tcp_hl) + si.len;
-    let pseudo = checksum::fold(u64::from(addr_sum) + 6 + u64::from(tcp_len));
-    checksum::sub(checksum::sub(0xFFFF, pseudo), si.hdr_sum)
+    !checksum::fold(u64::from(addr_sum) + 6 + u64::from(tcp_len) + u64::from(si.hdr_sum))
 }
 
 /// Reads and vets a candidate segment: `None` for exceptions 2–6 (indicate alone).
@@ -386,7 +392,7 @@ fn inspect(s: &RscSegment<'_>) -> Option<SegInfo> {
         ts_off,
         tsval: if ts != 0 { be32(tcp, ts) } else { 0 },
         tsecr: if ts != 0 { be32(tcp, ts + 4) } else { 0 },
-        hdr_sum: small_sum(tcp),
+        hdr_sum: raw_sum(tcp),
     })
 }
 
@@ -633,7 +639,7 @@ impl RscEngine {
             tsecr: si.tsecr,
             addr_sum,
             paysum: if si.len > 0 {
-                payload_sum(addr_sum, si)
+                u64::from(payload_sum(addr_sum, si))
             } else {
                 0
             },
@@ -671,7 +677,12 @@ impl RscEngine {
         let clock = self.clock;
         let h = &mut self.flows[fi];
         let ps = payload_sum(h.addr_sum, si);
-        h.paysum = checksum::combine(h.paysum, ps, h.payload as usize);
+        // A block starting at an odd offset contributes byte-swapped (RFC 1071 §2(B)).
+        h.paysum += u64::from(if h.payload & 1 == 1 {
+            ps.swap_bytes()
+        } else {
+            ps
+        });
         h.payload += si.len;
         h.nxt = h.nxt.wrapping_add(si.len);
         h.ack = si.ack;
@@ -727,9 +738,10 @@ impl RscEngine {
             put32(f, l4 + usize::from(h.ts_off) + 4, h.tsecr);
         }
         put16(f, l4 + 16, 0);
-        let hs = f.get(l4..l4 + hl).map_or(0, small_sum);
-        let pseudo = checksum::fold(u64::from(h.addr_sum) + 6 + u64::from(tcp_len));
-        let total = checksum::add(checksum::add(pseudo, hs), h.paysum);
+        let hs = f.get(l4..l4 + hl).map_or(0, raw_sum);
+        let total = checksum::fold(
+            u64::from(h.addr_sum) + 6 + u64::from(tcp_len) + u64::from(hs) + h.paysum,
+        );
         put16(f, l4 + 16, !total);
 
         let scu = Scu {
