@@ -97,7 +97,10 @@ static DRIVER_HANDLE: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
 /// # Safety
 /// Called by the I/O manager with a valid driver object and registry path (or, on the host, by the
 /// user-mode NDIS with equivalent fakes).
-#[unsafe(export_name = "DriverEntry")]
+// Exported by name only in the driver image: on the host the user-mode NDIS calls `driver_entry`
+// directly, and an exported symbol would keep every handler (and every NDIS import) alive in test
+// binaries that never load the driver.
+#[cfg_attr(target_os = "windows", unsafe(export_name = "DriverEntry"))]
 pub unsafe extern "system" fn driver_entry(
     driver_object: n::PDRIVER_OBJECT,
     registry_path: n::PUNICODE_STRING,
@@ -125,6 +128,7 @@ pub unsafe extern "system" fn driver_entry(
         crate::platform::allocator_name()
     );
 
+    miniport::set_registered_version(version);
     let mut chars = characteristics(version);
     let mut handle: n::NDIS_HANDLE = ptr::null_mut();
     // SAFETY: driver object and registry path come from our caller unchanged; `chars` is a fully

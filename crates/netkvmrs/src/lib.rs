@@ -2,9 +2,15 @@
 //!
 //! Layout:
 //! - [`driver`] — `DriverEntry` / Unload: registration with NDIS, NDIS version selection;
-//! - `miniport` — the handlers in `NDIS_MINIPORT_DRIVER_CHARACTERISTICS` (skeleton stage: InitializeEx fails
-//!   cleanly until virtio bring-up lands);
-//! - [`resources`] — validation of the PCI resources NDIS assigns;
+//! - `miniport` — the `extern "system"` handlers of `NDIS_MINIPORT_DRIVER_CHARACTERISTICS`, thin
+//!   trampolines into [`adapter`];
+//! - [`adapter`] — the adapter context, its state machine, InitializeEx/Halt/Pause/Restart/Reset/PnP/power,
+//!   the virtio device bring-up and the control worker;
+//! - [`oid`] — the table-driven OID layer (host-testable without NDIS);
+//! - [`datapath`] — the seam to the per-queue TX/RX code (issue 6);
+//! - [`attributes`], [`offload_ndis`], [`config`], [`announce`], [`interrupt`], [`resources`];
+//! - [`device`] — the netkvm-virtio platform implementation (BARs, DMA, PCI config through NDIS);
+//! - [`sync`] — spin lock and PASSIVE-level lock wrappers;
 //! - [`platform`] — the one place with OS-specific code (logging sink, register access, kernel runtime,
 //!   pool allocator), so everything else compiles for Windows and for the Linux host alike.
 //!
@@ -21,12 +27,22 @@ extern crate std;
 
 extern crate alloc;
 
+pub mod adapter;
+pub mod announce;
+pub mod attributes;
+pub mod config;
+pub mod datapath;
+pub mod device;
 pub mod driver;
+pub mod interrupt;
 mod miniport;
+pub mod offload_ndis;
+pub mod oid;
 pub mod platform;
 pub mod resources;
+pub mod sync;
 
 pub use driver::driver_entry;
 
 #[cfg(test)]
-mod host_tests;
+mod test_link;

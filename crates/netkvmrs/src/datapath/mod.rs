@@ -1,0 +1,700 @@
+//! The datapath seam: everything between `MiniportSendNetBufferLists` / the interrupt DPCs /
+//! `MiniportReturnNetBufferLists` and the virtio rings lives behind [`Datapath`]. The control plane
+//! (crate::adapter) creates it, attaches it to the device, pushes configuration into it and calls it from
+//! the NDIS handlers listed below; it owns nothing of the datapath's memory.
+//!
+//! STATUS: this file is the interface the control plane was written against, with minimal honest bodies:
+//! queues are created and torn down for real (so device bring-up, vectors and reset are exercised), but no
+//! receive buffer is posted and every send is completed with `NDIS_STATUS_FAILURE` and a log line
+//! ("datapath not built"). Helper "datapath" (issue 6) replaces the bodies; the signatures and the contract
+//! below are what the control plane relies on — changing them is a change to both sides.
+//!
+//! # Contract
+//!
+//! ## Lifecycle (who calls what, at which IRQL)
+//!
+//! | call | caller (handler) | IRQL | device state |
+//! |---|---|---|---|
+//! | [`Datapath::new`] | InitializeEx | PASSIVE | features negotiated, no queue created |
+//! | [`Datapath::attach`] | InitializeEx, reset worker, D0 | PASSIVE | after negotiation and config vector, **before** DRIVER_OK |
+//! | [`Datapath::start`] | RestartEx, reset worker / D0 if the adapter was running | PASSIVE | after DRIVER_OK |
+//! | [`Datapath::set_gate`] | PauseEx, ResetEx, surprise removal, D3, Halt | <= DISPATCH | any |
+//! | [`Datapath::detach`] | reset worker, D3, Halt, failed init | PASSIVE | the device was **reset** (no DMA any more) or is gone |
+//! | drop | Halt, failed InitializeEx | PASSIVE | detached; every indicated receive NBL returned (NDIS guarantees this at Halt) |
+//!
+//! `attach` → (`start` → running → `set_gate(Paused)` → drained)* → `detach` may repeat any number of times
+//! on one `Datapath` (reset, D3/D0): memory that holds data the stack still owns (indicated receives) must
+//! survive `detach`/`attach`.
+//!
+//! ## Per-packet entry points
+//!
+//! | call | caller | IRQL | notes |
+//! |---|---|---|---|
+//! | [`Datapath::send`] | MiniportSendNetBufferLists | <= DISPATCH (`NDIS_SEND_FLAGS_DISPATCH_LEVEL`) | every NBL completed exactly once with `NdisMSendNetBufferListsComplete`; while the gate is not [`Gate::Running`] complete at once with [`Gate::send_status`] |
+//! | [`Datapath::return_nbls`] | MiniportReturnNetBufferLists | <= DISPATCH | recycle, refill, kick |
+//! | [`Datapath::cancel_send`] | MiniportCancelSend | <= DISPATCH | complete queued (not yet posted) NBLs with that cancel id with `NDIS_STATUS_SEND_ABORTED` |
+//! | [`Datapath::on_interrupt`] | MiniportMessageInterrupt / MiniportInterrupt | DIRQL | may only touch ring memory of that queue (suppress further interrupts); no locks, no NDIS calls |
+//! | [`Datapath::process`] | MiniportMessageInterruptDPC / MiniportInterruptDPC | DISPATCH | TX completions + RX indications of one pair, at most `budget` receive NBLs; re-enable interrupts when done |
+//! | [`Datapath::abort_all`] | surprise removal, reset, Halt | <= DISPATCH | complete every NBL the datapath still owns and that is not in the rings |
+//! | [`Datapath::send_internal`] | control worker (guest announce) | <= DISPATCH | one frame built by the control plane (gratuitous ARP / NS) |
+//!
+//! The control plane guarantees: `process(pair)` is never called concurrently for the same pair (one
+//! message per pair, NDIS serialises a message's DPC); `send`/`return_nbls` may run concurrently with
+//! everything and on several CPUs; `attach`/`detach`/`start`/drop are serialised with each other by the
+//! control plane and never run concurrently with `process` of an attached pair **only** in the sense that
+//! the device was reset first (no new interrupts) — a DPC already queued may still run, so `detach` must
+//! synchronise with a `process` in flight (per-pair lock).
+//!
+//! ## Pause / drain
+//! PauseEx calls `set_gate(Paused)` and then polls [`Datapath::is_drained`] (after every `process`,
+//! `return_nbls` and `send` it handled) until every send NBL the datapath was given has been completed and
+//! every receive NBL it indicated has been returned; then it completes the pause with
+//! `NdisMPauseComplete`. The datapath must not indicate receives while the gate is not `Running`.
+//!
+//! ## Device faults
+//! A typed error from netkvm-virtio on a ring (hostile device: used id out of range, length beyond the
+//! buffer, index jump …) is returned in [`ProcessOutcome::fault`]: the control plane requests a reset
+//! through NDIS (`NdisMResetMiniport`) and the datapath keeps the stopped queue untouched until `detach`.
+//! Per-packet anomalies (bad header, bad GSO fields, mergeable count too large, RSC count 0) are dropped and
+//! counted by the datapath itself and are not faults.
+//!
+//! ## Memory ownership
+//! * The datapath owns: RX buffers and their MDL/NBL pools, TX descriptors/header pages, SG list storage,
+//!   the virtqueues of the data pairs (created by `attach` with [`PciTransport::create_split_queue`], dropped
+//!   by `detach` after the device reset or reused).
+//! * The control plane owns: the transport, the control queue, BAR mappings, the interrupt and the SG DMA
+//!   registration (handles passed in [`DatapathEnv`], valid from `new` until drop).
+//! * NBLs handed to `send` belong to the datapath until completed; NBLs indicated up belong to NDIS until
+//!   `return_nbls` (unless indicated with `NDIS_RECEIVE_FLAGS_RESOURCES`).
+//!
+//! ## Configuration pushed by the control plane (any time, <= DISPATCH, from the OID path / worker)
+//! [`Datapath::set_rx_filter`], [`Datapath::set_offload`], [`Datapath::set_rss`], [`Datapath::set_link`];
+//! [`Datapath::flush_rsc`] before an `OID_TCP_OFFLOAD_PARAMETERS` that disables RSC completes (spec §1.2).
+//! The datapath copies what it needs; the arguments do not outlive the call.
+//!
+//! ## Statistics
+//! [`Datapath::stats`] returns a snapshot summed over all pairs (NDIS_STATISTICS_INFO + RSC counters); the
+//! control plane answers OID_GEN_STATISTICS, the OID_GEN_* counters and OID_TCP_RSC_STATISTICS from it.
+
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+use ndis_sys as n;
+use netkvm_core::offload::{NdisVersion, OffloadState, RxBufferLayout};
+use netkvm_core::params::PriorityVlan;
+use netkvm_core::rss::HashTypes;
+use netkvm_virtio::queue::{QueueConfig, SplitQueue};
+use netkvm_virtio::{Features, PciTransport, QueueError, QueueSetupError};
+
+use crate::device::hal::NdisHal;
+use crate::interrupt::InterruptHandle;
+use crate::log;
+use crate::sync::SpinLock;
+
+/// Largest multicast list ([`RxFilter::multicast`]); `OID_802_3_MAXIMUM_LIST_SIZE`.
+pub const MAX_MULTICAST: usize = 32;
+/// Largest RSS indirection table.
+pub const MAX_INDIRECTION: usize = 128;
+/// Largest number of queue pairs the driver uses (`*NumRssQueues` maximum).
+pub const MAX_PAIRS: usize = 64;
+
+/// NDIS handles and platform access the datapath may keep (valid until the datapath is dropped).
+#[derive(Clone, Copy, Debug)]
+pub struct DatapathEnv {
+    /// `MiniportAdapterHandle` (for `NdisMIndicateReceiveNetBufferLists`, `NdisMSendNetBufferListsComplete`,
+    /// pool allocation).
+    pub miniport: n::NDIS_HANDLE,
+    /// `NdisMRegisterScatterGatherDma` handle (null when SG DMA could not be registered: then only copy
+    /// into pre-mapped buffers is possible).
+    pub dma: n::NDIS_HANDLE,
+    /// `ScatterGatherListSize` NDIS returned at registration (bytes of SG-list storage per call).
+    pub sg_list_size: u32,
+    /// Shared-memory allocation (PASSIVE only) and device register access of the queues.
+    pub hal: NdisHal,
+    /// The registered interrupt, for re-queuing DPCs on other processors (RSS steering).
+    pub interrupt: InterruptHandle,
+}
+
+/// Sizing decided by the control plane from the negotiated features and the registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DatapathParams {
+    /// NDIS version registered (per-NBL info layout choices, USO availability).
+    pub ndis: NdisVersion,
+    /// Queue pairs to create (1..=[`MAX_PAIRS`]); pair `j` uses virtqueues `2j` (RX) and `2j + 1` (TX).
+    pub pairs: u16,
+    /// Negotiated virtio features.
+    pub negotiated: Features,
+    /// virtio-net header length for the negotiated features (12 or 20).
+    pub hdr_len: u16,
+    /// RX buffer layout computed from what was **negotiated** (core `rx_buffer_layout`), never 64 KiB
+    /// buffers unless GUEST_TSO/USO was acked without mergeable buffers.
+    pub rx_layout: RxBufferLayout,
+    /// MTU (L3 payload bytes).
+    pub mtu: u32,
+    /// `RxCapacity`: receive buffers per queue (capped by the ring size the device offers).
+    pub rx_capacity: u16,
+    /// `TxCapacity`: transmit descriptors per queue (capped by the ring size).
+    pub tx_capacity: u16,
+    /// `NumberOfHandledRXPacketsInDPC`: default per-DPC receive budget.
+    pub rx_budget: u16,
+    /// `MinRxBufferPercent`: below this share of free buffers indicate with `NDIS_RECEIVE_FLAGS_RESOURCES`.
+    pub min_rx_buffer_percent: u8,
+}
+
+/// MSI-X vectors of one pair's queues (virtio `queue_msix_vector`); `None` = no vector (INTx).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PairVectors {
+    /// Receive queue (2j).
+    pub rx: Option<u16>,
+    /// Transmit queue (2j + 1).
+    pub tx: Option<u16>,
+}
+
+/// Which queue of a pair raised an interrupt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueKind {
+    /// Receive queue.
+    Rx,
+    /// Transmit queue.
+    Tx,
+    /// Both / unknown (shared vector or INTx).
+    Both,
+}
+
+/// Whether sends are accepted, and if not, the status they complete with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Gate {
+    /// Sends go to the device; receives are indicated.
+    Running = 0,
+    /// MiniportPause in progress or done.
+    Paused = 1,
+    /// MiniportResetEx in progress.
+    Resetting = 2,
+    /// The device is in D3.
+    LowPower = 3,
+    /// Surprise removal or Halt: nothing reaches the device any more.
+    Removed = 4,
+    /// The device failed and could not be reset.
+    Failed = 5,
+}
+
+impl Gate {
+    /// Status an NBL sent while the gate is in this state completes with.
+    pub const fn send_status(self) -> n::NDIS_STATUS {
+        match self {
+            Gate::Running => n::NDIS_STATUS_SUCCESS,
+            Gate::Paused => n::NDIS_STATUS_PAUSED,
+            Gate::Resetting => n::NDIS_STATUS_RESET_IN_PROGRESS,
+            Gate::LowPower => n::NDIS_STATUS_LOW_POWER_STATE,
+            Gate::Removed => n::NDIS_STATUS_SEND_ABORTED,
+            Gate::Failed => n::NDIS_STATUS_HARD_ERRORS,
+        }
+    }
+
+    const fn from_u8(v: u8) -> Self {
+        match v {
+            0 => Gate::Running,
+            1 => Gate::Paused,
+            2 => Gate::Resetting,
+            3 => Gate::LowPower,
+            4 => Gate::Removed,
+            _ => Gate::Failed,
+        }
+    }
+}
+
+/// Receive filtering state (packet filter, addresses, VLAN), applied in software by the datapath whatever
+/// the device filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RxFilter {
+    /// `NDIS_PACKET_TYPE_*` bits.
+    pub packet_filter: u32,
+    /// Current station address (directed frames).
+    pub mac: [u8; 6],
+    /// Multicast list (first `multicast_len` entries valid).
+    pub multicast: [[u8; 6]; MAX_MULTICAST],
+    /// Entries of `multicast` in use.
+    pub multicast_len: usize,
+    /// VLAN the adapter belongs to; 0 = any.
+    pub vlan_id: u16,
+    /// `*PriorityVLANTag`: which 802.1Q information is honoured on send and reported on receive.
+    pub priority_vlan: PriorityVlan,
+}
+
+impl RxFilter {
+    /// The multicast entries in use.
+    pub fn multicast(&self) -> &[[u8; 6]] {
+        self.multicast
+            .get(..self.multicast_len.min(MAX_MULTICAST))
+            .unwrap_or(&[])
+    }
+}
+
+/// RSS mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RssMode {
+    /// No hashing, everything on pair 0.
+    Disabled,
+    /// `OID_GEN_RECEIVE_HASH`: compute and report the hash, no steering.
+    HashOnly,
+    /// `OID_GEN_RECEIVE_SCALE_PARAMETERS`: hash, report and steer.
+    Full,
+}
+
+/// RSS configuration (OID_GEN_RECEIVE_SCALE_PARAMETERS / OID_GEN_RECEIVE_HASH).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RssSettings {
+    /// Mode.
+    pub mode: RssMode,
+    /// Enabled hash types.
+    pub hash_types: HashTypes,
+    /// Toeplitz key (first `key_len` bytes).
+    pub key: [u8; 40],
+    /// Key length.
+    pub key_len: u8,
+    /// Indirection table entries in use (power of two, 0 in `HashOnly`/`Disabled`).
+    pub table_len: u16,
+    /// Indirection entry → queue pair.
+    pub queue_table: [u16; MAX_INDIRECTION],
+    /// Indirection entry → processor NDIS asked for (DPC steering).
+    pub cpu_table: [n::PROCESSOR_NUMBER; MAX_INDIRECTION],
+    /// Pair for packets that are not hashed.
+    pub default_queue: u16,
+    /// Processor for packets that are not hashed.
+    pub default_processor: n::PROCESSOR_NUMBER,
+}
+
+impl RssSettings {
+    /// RSS off.
+    pub const DISABLED: RssSettings = RssSettings {
+        mode: RssMode::Disabled,
+        hash_types: HashTypes::empty(),
+        key: [0; 40],
+        key_len: 0,
+        table_len: 0,
+        queue_table: [0; MAX_INDIRECTION],
+        cpu_table: [n::PROCESSOR_NUMBER {
+            Group: 0,
+            Number: 0,
+            Reserved: 0,
+        }; MAX_INDIRECTION],
+        default_queue: 0,
+        default_processor: n::PROCESSOR_NUMBER {
+            Group: 0,
+            Number: 0,
+            Reserved: 0,
+        },
+    };
+}
+
+/// RSC counters of `OID_TCP_RSC_STATISTICS` (spec §1.9).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RscStats {
+    /// Segments added to SCUs.
+    pub coalesced_packets: u64,
+    /// TCP payload bytes of those segments.
+    pub coalesced_octets: u64,
+    /// SCUs indicated.
+    pub coalesce_events: u64,
+    /// Exceptions other than "datagram too long".
+    pub aborts: u64,
+}
+
+/// Counters summed over all pairs (the `NDIS_STATISTICS_INFO` fields, plus what the OIDs need).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DatapathStats {
+    /// Frames indicated (`OID_GEN_RCV_OK`; coalesced frames count their segments).
+    pub rx_frames: u64,
+    /// Bytes indicated.
+    pub rx_bytes: u64,
+    /// Directed frames / bytes received.
+    pub rx_unicast_frames: u64,
+    /// See `rx_unicast_frames`.
+    pub rx_unicast_bytes: u64,
+    /// Multicast frames / bytes received.
+    pub rx_multicast_frames: u64,
+    /// See `rx_multicast_frames`.
+    pub rx_multicast_bytes: u64,
+    /// Broadcast frames / bytes received.
+    pub rx_broadcast_frames: u64,
+    /// See `rx_broadcast_frames`.
+    pub rx_broadcast_bytes: u64,
+    /// Malformed / hostile frames dropped (`ifInErrors`).
+    pub rx_errors: u64,
+    /// Frames filtered or dropped for lack of NBLs (`ifInDiscards`).
+    pub rx_discards: u64,
+    /// Frames dropped because no receive buffer was free (`OID_GEN_RCV_NO_BUFFER`).
+    pub rx_no_buffer: u64,
+    /// Frames sent (`OID_GEN_XMIT_OK`; LSO/USO count their segments).
+    pub tx_frames: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Directed frames / bytes sent.
+    pub tx_unicast_frames: u64,
+    /// See `tx_unicast_frames`.
+    pub tx_unicast_bytes: u64,
+    /// Multicast frames / bytes sent.
+    pub tx_multicast_frames: u64,
+    /// See `tx_multicast_frames`.
+    pub tx_multicast_bytes: u64,
+    /// Broadcast frames / bytes sent.
+    pub tx_broadcast_frames: u64,
+    /// See `tx_broadcast_frames`.
+    pub tx_broadcast_bytes: u64,
+    /// Sends failed (`ifOutErrors`: SG mapping failures, device errors).
+    pub tx_errors: u64,
+    /// Sends dropped as malformed (`ifOutDiscards`).
+    pub tx_discards: u64,
+    /// NBLs queued in the driver, not yet in a ring (`OID_GEN_TRANSMIT_QUEUE_LENGTH`).
+    pub tx_queued: u64,
+    /// RSC counters.
+    pub rsc: RscStats,
+}
+
+/// Why the datapath could not be built or attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatapathError {
+    /// Host memory or an NBL/NB pool could not be allocated.
+    NoMemory,
+    /// Invalid parameters (0 pairs, more than [`MAX_PAIRS`], vectors missing).
+    BadParams,
+    /// A virtqueue could not be created (device refused size/vector, DMA allocation failed).
+    Queue {
+        /// Pair index.
+        pair: u16,
+        /// Receive (true) or transmit queue.
+        rx: bool,
+        /// What failed.
+        error: QueueSetupError,
+    },
+    /// The datapath is not attached to a device (`send_internal` while in reset / D3).
+    NotAttached,
+    /// The operation is not implemented yet.
+    NotBuilt,
+}
+
+/// A protocol violation by the device on a data queue: the control plane resets the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DatapathFault {
+    /// Pair index.
+    pub pair: u16,
+    /// Receive (true) or transmit queue.
+    pub rx: bool,
+    /// The sticky queue error.
+    pub error: QueueError,
+}
+
+/// Result of one [`Datapath::process`] call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessOutcome {
+    /// The budget ran out with work left: the DPC must be queued again (or `MoreNblsPending` set).
+    pub more_work: bool,
+    /// A device fault stopped a queue of the pair.
+    pub fault: Option<DatapathFault>,
+}
+
+/// One queue pair's virtqueues (stub: created and torn down, not used for traffic yet).
+struct Pair {
+    rx: SpinLock<Option<SplitQueue<NdisHal, u32>>>,
+    tx: SpinLock<Option<SplitQueue<NdisHal, u32>>>,
+}
+
+/// The datapath of one adapter: every queue pair plus shared configuration.
+pub struct Datapath {
+    env: DatapathEnv,
+    params: DatapathParams,
+    pairs: Vec<Pair>,
+    gate: AtomicU8,
+    /// NBLs owned by the datapath (given by `send`, or indicated and not yet returned).
+    outstanding: AtomicUsize,
+    filter: SpinLock<Option<RxFilter>>,
+    offload: SpinLock<Option<OffloadState>>,
+    rss: SpinLock<RssMode>,
+    link_up: core::sync::atomic::AtomicBool,
+}
+
+/// Ring size the stub asks for when the registry leaves it open: the device may offer less.
+const RING_SIZE_FALLBACK: u16 = 256;
+
+fn ring_max(capacity: u16) -> u16 {
+    if capacity == 0 {
+        RING_SIZE_FALLBACK
+    } else {
+        capacity
+    }
+}
+
+impl Datapath {
+    /// Allocates the host-side resources of `params.pairs` pairs (PASSIVE_LEVEL). No virtqueue is created
+    /// yet (see [`Datapath::attach`]).
+    pub fn new(env: DatapathEnv, params: &DatapathParams) -> Result<Self, DatapathError> {
+        let count = usize::from(params.pairs);
+        if count == 0 || count > MAX_PAIRS {
+            return Err(DatapathError::BadParams);
+        }
+        let mut pairs = Vec::new();
+        pairs
+            .try_reserve_exact(count)
+            .map_err(|_| DatapathError::NoMemory)?;
+        for _ in 0..count {
+            pairs.push(Pair {
+                rx: SpinLock::new(None),
+                tx: SpinLock::new(None),
+            });
+        }
+        Ok(Datapath {
+            env,
+            params: *params,
+            pairs,
+            gate: AtomicU8::new(Gate::Paused as u8),
+            outstanding: AtomicUsize::new(0),
+            filter: SpinLock::new(None),
+            offload: SpinLock::new(None),
+            rss: SpinLock::new(RssMode::Disabled),
+            link_up: core::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Number of pairs.
+    pub fn pairs(&self) -> u16 {
+        self.params.pairs
+    }
+
+    /// The parameters the datapath was built with.
+    pub fn params(&self) -> &DatapathParams {
+        &self.params
+    }
+
+    /// Creates (or re-activates) the virtqueues of every pair on `transport` with the given MSI-X vectors
+    /// and posts the receive buffers that are not held by NDIS (PASSIVE_LEVEL, before DRIVER_OK; must not
+    /// notify the device). On error everything this call created is released again.
+    pub fn attach(
+        &self,
+        transport: &PciTransport<NdisHal>,
+        vectors: &[PairVectors],
+    ) -> Result<(), DatapathError> {
+        if vectors.len() != self.pairs.len() {
+            return Err(DatapathError::BadParams);
+        }
+        let indirect = self.params.negotiated.contains(Features::INDIRECT_DESC);
+        for (j, (pair, v)) in self.pairs.iter().zip(vectors).enumerate() {
+            let j16 = j as u16;
+            let rx_cfg = QueueConfig {
+                max_size: ring_max(self.params.rx_capacity),
+                indirect_max: 0,
+                indirect_min: 2,
+                event_idx: false,
+            };
+            let tx_cfg = QueueConfig {
+                max_size: ring_max(self.params.tx_capacity),
+                indirect_max: if indirect { 32 } else { 0 },
+                indirect_min: 2,
+                event_idx: false,
+            };
+            // SAFETY: the queues are dropped only by `detach`, whose contract is that the device was reset.
+            let rx = unsafe { transport.create_split_queue::<u32>(2 * j16, rx_cfg, v.rx) };
+            let rx = match rx {
+                Ok(q) => q,
+                Err(error) => {
+                    self.drop_queues();
+                    return Err(DatapathError::Queue {
+                        pair: j16,
+                        rx: true,
+                        error,
+                    });
+                }
+            };
+            *pair.rx.lock() = Some(rx);
+            // SAFETY: as above.
+            let tx = unsafe { transport.create_split_queue::<u32>(2 * j16 + 1, tx_cfg, v.tx) };
+            match tx {
+                Ok(q) => *pair.tx.lock() = Some(q),
+                Err(error) => {
+                    self.drop_queues();
+                    return Err(DatapathError::Queue {
+                        pair: j16,
+                        rx: false,
+                        error,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn drop_queues(&self) {
+        for p in &self.pairs {
+            // Taken out under the lock, dropped (DMA freed) after it: freeing is PASSIVE-only.
+            let rx = p.rx.lock().take();
+            let tx = p.tx.lock().take();
+            drop(rx);
+            drop(tx);
+        }
+    }
+
+    /// After the device was reset (or is gone): takes every buffer back from the rings, completes the sends
+    /// that were in the rings or queued with `status`, and releases or keeps the virtqueues for the next
+    /// [`Datapath::attach`] (PASSIVE_LEVEL).
+    pub fn detach(&self, status: n::NDIS_STATUS) {
+        self.abort_all(status);
+        self.drop_queues();
+    }
+
+    /// Starts traffic after DRIVER_OK: opens the gate, kicks the receive queues.
+    pub fn start(&self) {
+        self.set_gate(Gate::Running);
+    }
+
+    /// Sets the gate (any IRQL <= DISPATCH).
+    pub fn set_gate(&self, gate: Gate) {
+        self.gate.store(gate as u8, Ordering::Release);
+    }
+
+    /// The current gate.
+    pub fn gate(&self) -> Gate {
+        Gate::from_u8(self.gate.load(Ordering::Acquire))
+    }
+
+    /// Whether every sent NBL has been completed and every indicated NBL returned.
+    pub fn is_drained(&self) -> bool {
+        self.outstanding.load(Ordering::Acquire) == 0
+    }
+
+    /// `MiniportSendNetBufferLists` for the adapter.
+    ///
+    /// # Safety
+    /// `nbls` is the NBL chain NDIS passed (owned by the miniport until completed); `flags` are its
+    /// `SendFlags`.
+    pub unsafe fn send(&self, nbls: n::PNET_BUFFER_LIST, _port: n::NDIS_PORT_NUMBER, flags: u32) {
+        let gate = self.gate();
+        let status = if gate == Gate::Running {
+            log!(Trace, "send: datapath not built");
+            n::NDIS_STATUS_FAILURE
+        } else {
+            gate.send_status()
+        };
+        // SAFETY: forwarded contract.
+        unsafe { complete_chain(self.env.miniport, nbls, status, flags) };
+    }
+
+    /// `MiniportReturnNetBufferLists`.
+    ///
+    /// # Safety
+    /// `nbls` is a chain of NBLs this datapath indicated.
+    pub unsafe fn return_nbls(&self, _nbls: n::PNET_BUFFER_LIST, _flags: u32) {}
+
+    /// `MiniportCancelSend`.
+    pub fn cancel_send(&self, _cancel_id: n::PVOID) {}
+
+    /// Interrupt-time hook (DIRQL): the queue(s) of `pair` fired.
+    pub fn on_interrupt(&self, _pair: u16, _which: QueueKind) {}
+
+    /// DPC work of one pair (DISPATCH_LEVEL).
+    pub fn process(&self, pair: u16, _budget: u32) -> ProcessOutcome {
+        let mut out = ProcessOutcome::default();
+        let Some(p) = self.pairs.get(usize::from(pair)) else {
+            return out;
+        };
+        // The stub posts nothing, so a used entry can only be a device fault; pop to detect it.
+        for (lock, rx) in [(&p.rx, true), (&p.tx, false)] {
+            if let Some(q) = lock.lock().as_mut() {
+                if let Err(error) = q.pop_used() {
+                    out.fault = Some(DatapathFault { pair, rx, error });
+                }
+            }
+        }
+        out
+    }
+
+    /// Completes every NBL the datapath owns outside the rings with `status` (surprise removal, reset).
+    pub fn abort_all(&self, _status: n::NDIS_STATUS) {}
+
+    /// Statistics snapshot.
+    pub fn stats(&self) -> DatapathStats {
+        DatapathStats::default()
+    }
+
+    /// Receive-filter state.
+    pub fn set_rx_filter(&self, filter: &RxFilter) {
+        *self.filter.lock() = Some(*filter);
+    }
+
+    /// Offload configuration (current NDIS config, encapsulation, RSC paths).
+    pub fn set_offload(&self, offload: &OffloadState) {
+        *self.offload.lock() = Some(*offload);
+    }
+
+    /// RSS configuration.
+    pub fn set_rss(&self, rss: &RssSettings) {
+        *self.rss.lock() = rss.mode;
+    }
+
+    /// Link state (sends while down may complete with `NDIS_STATUS_MEDIA_DISCONNECTED`).
+    pub fn set_link(&self, up: bool) {
+        self.link_up.store(up, Ordering::Release);
+    }
+
+    /// Indicates every SCU the software RSC engine holds (before RSC is reported disabled).
+    pub fn flush_rsc(&self) {}
+
+    /// Sends one frame built by the control plane (gratuitous ARP / IPv6 NS for GUEST_ANNOUNCE).
+    pub fn send_internal(&self, _frame: &[u8]) -> Result<(), DatapathError> {
+        Err(DatapathError::NotBuilt)
+    }
+
+    /// Receive buffers and transmit descriptors per queue (for the buffer-space OIDs).
+    pub fn capacities(&self) -> (u32, u32) {
+        (
+            u32::from(self.params.rx_capacity),
+            u32::from(self.params.tx_capacity),
+        )
+    }
+
+    /// The environment (handles) the datapath was built with.
+    pub fn env(&self) -> &DatapathEnv {
+        &self.env
+    }
+}
+
+/// Completes a whole NBL chain with one status.
+///
+/// # Safety
+/// `nbls` is a chain owned by the miniport; `send_flags` the flags it was sent with.
+unsafe fn complete_chain(
+    miniport: n::NDIS_HANDLE,
+    nbls: n::PNET_BUFFER_LIST,
+    status: n::NDIS_STATUS,
+    send_flags: u32,
+) {
+    if nbls.is_null() {
+        return;
+    }
+    let mut nbl = nbls;
+    while !nbl.is_null() {
+        // SAFETY: `nbl` is an element of the chain we own until completion.
+        let r = unsafe { &mut *nbl };
+        r.set_status(status);
+        nbl = r.next_nbl();
+    }
+    let flags = if send_flags & n::NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0 {
+        n::NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL
+    } else {
+        0
+    };
+    // SAFETY: completing the chain we were given, once.
+    unsafe { n::NdisMSendNetBufferListsComplete(miniport, nbls, flags) };
+}
+
+/// `MiniportProcessSGList` registered with `NdisMRegisterScatterGatherDma` (DISPATCH_LEVEL). The datapath
+/// owns SG-list processing; `context` is whatever it passed to `NdisMAllocateNetBufferSGList`.
+///
+/// # Safety
+/// Called by NDIS with the SG list it built for a request of this datapath.
+pub unsafe extern "system" fn process_sg_list(
+    _device_object: n::PDEVICE_OBJECT,
+    _reserved: n::PVOID,
+    _sgl: n::PSCATTER_GATHER_LIST,
+    _context: n::PVOID,
+) {
+}

@@ -1,0 +1,3 @@
+//! The netkvm-virtio platform implementation on NDIS (see [`hal`]).
+
+pub mod hal;
