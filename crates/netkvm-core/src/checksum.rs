@@ -56,20 +56,19 @@ fn sum_le(data: &[u8]) -> u64 {
     acc + sum_tail(tail)
 }
 
-/// Sum of fewer than [`BLOCK`] bytes (little-endian words): 16-byte pieces in four lanes,
-/// then at most seven words and a byte.
+/// Sum of fewer than [`BLOCK`] bytes (little-endian words): a 16-byte piece in four lanes
+/// (the same lo/hi scheme as [`sum_le`]), then at most seven words and a byte.
 #[inline]
 fn sum_tail(tail: &[u8]) -> u64 {
     let (quads, rest) = tail.as_chunks::<16>();
-    let mut lanes = [0u32; 4];
+    let mut acc: u64 = 0;
     for q in quads {
-        let (pairs, _) = q.as_chunks::<4>();
-        for (lane, p) in lanes.iter_mut().zip(pairs) {
-            *lane += u32::from(u16::from_le_bytes([p[0], p[1]]))
-                + u32::from(u16::from_le_bytes([p[2], p[3]]));
+        let (words, _) = q.as_chunks::<4>();
+        for w in words {
+            let v = u32::from_le_bytes(*w);
+            acc += u64::from(v & 0xFFFF) + u64::from(v >> 16);
         }
     }
-    let mut acc: u64 = lanes.iter().map(|&l| u64::from(l)).sum();
     let (words, last) = rest.as_chunks::<2>();
     for w in words {
         acc += u64::from(u16::from_le_bytes(*w));

@@ -769,7 +769,8 @@ fn check_mss(ctx: &TxContext, lay: &FrameLayout, mss: u32) -> Result<(), TxError
         return Err(TxError::MssZero);
     }
     let hdrs = (lay.payload_offset - lay.l3_offset) as u32;
-    let max = ctx.limits.mtu.saturating_sub(hdrs).min(u32::from(u16::MAX));
+    // A segment's IP datagram must fit the MTU and the 16-bit length fields.
+    let max = ctx.limits.mtu.min(u32::from(u16::MAX)).saturating_sub(hdrs);
     if mss > max {
         return Err(TxError::MssTooLarge { mss, max });
     }

@@ -146,7 +146,12 @@ impl<'a> Segmenter<'a> {
                 available: out.len(),
             });
         }
-        let (head, rest) = out.split_at_mut(h);
+        let Some((head, rest)) = out.split_at_mut_checked(h) else {
+            return Err(TxError::OutputTooSmall {
+                required: need,
+                available: out.len(),
+            });
+        };
         head.copy_from_slice(self.hdr.get(..h).unwrap_or(&[]));
         let mut pc = Checksum::new();
         let n = if copy {

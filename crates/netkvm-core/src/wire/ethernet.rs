@@ -168,17 +168,30 @@ pub fn insert_vlan_tag(frame: &[u8], tag: VlanTag, out: &mut [u8]) -> Result<usi
             source: LenSource::Buffer,
         }));
     }
-    let (macs, rest) = frame.split_at(2 * MAC_LEN);
-    let (o_macs, o_rest) = out.split_at_mut(2 * MAC_LEN);
+    let (Some((macs, rest)), Some((o_macs, o_rest))) = (
+        frame.split_at_checked(2 * MAC_LEN),
+        out.split_at_mut_checked(2 * MAC_LEN),
+    ) else {
+        return Err(ParseError::Len(LenError {
+            layer: Layer::Vlan,
+            offset: 0,
+            required: total,
+            available: out.len(),
+            source: LenSource::Buffer,
+        }));
+    };
     o_macs.copy_from_slice(macs);
-    let (o_tag, o_tail) = o_rest.split_at_mut(VLAN_TAG_LEN);
-    o_tag.copy_from_slice(&[
+    let tci = tag.tci();
+    let tag_bytes = [
         (ethertype::VLAN >> 8) as u8,
         ethertype::VLAN as u8,
-        (tag.tci() >> 8) as u8,
-        tag.tci() as u8,
-    ]);
-    if let Some(dst) = o_tail.get_mut(..rest.len()) {
+        (tci >> 8) as u8,
+        tci as u8,
+    ];
+    if let Some(dst) = o_rest.get_mut(..VLAN_TAG_LEN) {
+        dst.copy_from_slice(&tag_bytes);
+    }
+    if let Some(dst) = o_rest.get_mut(VLAN_TAG_LEN..VLAN_TAG_LEN + rest.len()) {
         dst.copy_from_slice(rest);
     }
     Ok(total)
