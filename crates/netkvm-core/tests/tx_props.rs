@@ -166,6 +166,24 @@ proptest! {
     }
 
     #[test]
+    fn software_segments_with_device_checksum_complete_to_valid_frames(c in case()) {
+        let s = &c.spec;
+        let f = s.build();
+        let frags = split(&f, &c.cuts);
+        let (p, hb) = run(&ctx_csum_only(), &info(&c), &frags).unwrap();
+        if p.action != TxAction::Segment {
+            return Ok(());
+        }
+        let mut all = Vec::new();
+        for (m, mut b) in segments_zero_copy(&p, &hb, &frags, &f) {
+            prop_assert_eq!(m.vnet_hdr.flags, HdrFlags::NEEDS_CSUM);
+            complete_partial(&mut b, &m.vnet_hdr, s.udp);
+            all.extend(verify_wire(&b, false).payload);
+        }
+        prop_assert_eq!(all, s.payload.clone());
+    }
+
+    #[test]
     fn device_plan_pseudo_header_is_what_linux_gso_expects(c in case()) {
         let s = &c.spec;
         let f = s.build();

@@ -571,6 +571,51 @@ fn lso_zero_copy_segments_put_the_same_bytes_on_the_wire() {
 }
 
 #[test]
+fn lso_software_segments_use_device_checksum_when_csum_negotiated() {
+    for (v6, udp) in [(false, false), (true, false), (false, true), (true, true)] {
+        let s = if udp {
+            uso_spec(v6, 5000)
+        } else {
+            lso_spec(v6, 5000)
+        };
+        let f = s.build();
+        let info = if udp { uso(&s, 1200) } else { lso2(&s, 1200) };
+        let (p, hb) = run(&ctx_csum_only(), &info, &[&f]).unwrap();
+        assert_eq!(
+            (p.action, p.segment_checksum),
+            (TxAction::Segment, tx::SegmentChecksum::Device)
+        );
+        let copied = segments(&p, &hb, &[&f]);
+        let zc = segments_zero_copy(&p, &hb, &[&f], &f);
+        let mut all = Vec::new();
+        for ((m, mut b), (_, z)) in copied.into_iter().zip(zc) {
+            assert_eq!(b, z, "both forms send the same bytes");
+            assert_eq!(m.vnet_hdr.flags, HdrFlags::NEEDS_CSUM);
+            assert_eq!(m.vnet_hdr.csum_start as usize, s.l4_offset());
+            assert_eq!(m.vnet_hdr.csum_offset, if udp { 6 } else { 16 });
+            // The field holds the pseudo-header sum with this segment's L4 length.
+            let at = s.l4_offset() + m.vnet_hdr.csum_offset as usize;
+            let l4_len = s.l4_header_len() + m.payload_len;
+            assert_eq!(
+                u16::from_be_bytes([b[at], b[at + 1]]),
+                linux_gso_pseudo(&s, l4_len)
+            );
+            complete_partial(&mut b, &m.vnet_hdr, udp);
+            all.extend(verify_wire(&b, false).payload);
+        }
+        assert_eq!(all, s.payload);
+    }
+    // IPv4 USO with checksum 0: no checksum, no NEEDS_CSUM.
+    let s = Spec {
+        pseudo: Pseudo::Zero,
+        ..uso_spec(false, 3000)
+    };
+    let f = s.build();
+    let (p, _) = run(&ctx_csum_only(), &uso(&s, 1000), &[&f]).unwrap();
+    assert_eq!(p.segment_checksum, tx::SegmentChecksum::Software);
+}
+
+#[test]
 fn lso_v2_ip_id_wraps_within_0000_7fff() {
     let s = Spec {
         id: 0x7FFE,

@@ -137,6 +137,15 @@ fuzz_target!(|data: &[u8]| {
             while let Some(r) = seg.next_into(&mut buf) {
                 let s = r.expect("segment fits max_segment_len");
                 assert!(s.len <= max && s.payload_len <= plan.mss as usize);
+                if s.vnet_hdr.flags.contains(HdrFlags::NEEDS_CSUM) {
+                    assert!(caps.csum);
+                    assert!(
+                        usize::from(s.vnet_hdr.csum_start)
+                            + usize::from(s.vnet_hdr.csum_offset)
+                            + 2
+                            <= s.len
+                    );
+                }
                 assert_eq!(s.index, n);
                 let l =
                     parse_frame(&buf[..s.len], LenMode::Strict).expect("segment parses strictly");

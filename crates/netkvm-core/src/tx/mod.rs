@@ -22,11 +22,12 @@
 //!   computes the IPv4 header checksum and rewrites the NDIS pseudo-header sum (which LSO/USO
 //!   send *without* the L4 length) to include the length, as Linux GSO in the host expects
 //!   (testbed §8: without it every segment has a bad checksum).
-//! * **Software segmentation checksums in software.** When segmentation must happen here the
-//!   payload is copied into bounce buffers anyway; the fused copy+checksum costs little over
-//!   the copy (see `benches/lso.rs`), while asking the device to checksum each segment would
-//!   add a host-side pass per segment and depends on CSUM. So software segments leave with
-//!   complete checksums and `flags = 0` whatever the device offers.
+//! * **Software segments are checksummed by the device when it has CSUM**
+//!   ([`SegmentChecksum`]). The guest then never reads the payload in the zero-copy form and
+//!   only copies it in the bounce-buffer form; the host completes `NEEDS_CSUM` in its own
+//!   transmit path (for guest-to-guest traffic Linux passes the partial checksum on without
+//!   computing it). Without CSUM, or for IPv4 USO with checksum 0, the driver computes
+//!   complete checksums (fused with the copy) and sends `flags = 0`.
 //! * **Fallback to software segmentation** also when the device has TSO/USO but: the TCP
 //!   template has CWR and `HOST_ECN` is missing (virtio 1.2 §5.1.6.2 forbids it); the IPv4 USO
 //!   template has UDP checksum 0 ("do not compute", spec §2.3 — a device would compute one);
@@ -446,6 +447,16 @@ pub enum TxAction {
     Segment,
 }
 
+/// Who completes the TCP/UDP checksum of software segments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SegmentChecksum {
+    /// The driver: segments leave with complete checksums and `flags = 0`.
+    Software,
+    /// The device (`VIRTIO_NET_F_CSUM` negotiated): each segment carries the pseudo-header sum
+    /// with its own length and `NEEDS_CSUM`; the payload is not summed by the driver.
+    Device,
+}
+
 /// Kind of segmentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum SegKind {
@@ -474,6 +485,8 @@ pub struct TxPlan {
     pub lso_v1_tcp_payload: u32,
     /// MSS used for segmentation (0 without LSO/USO).
     pub mss: u32,
+    /// Who checksums software segments.
+    pub segment_checksum: SegmentChecksum,
     pub(crate) seg: Option<SegKind>,
     /// Pseudo-header sum without the L4 length (LSO/USO template).
     pub(crate) pseudo_nolen: u16,
@@ -551,6 +564,48 @@ impl<'a> FragReader<'a> {
             let src = f.get(self.off..).unwrap_or(&[]);
             let k = c.copy_and_add(out.get_mut(n..).unwrap_or(&mut []), src);
             n += k;
+            self.off += k;
+            if self.off >= f.len() {
+                self.idx += 1;
+                self.off = 0;
+            }
+        }
+        n
+    }
+
+    /// Copies into `out` without summing; returns bytes copied.
+    pub(crate) fn copy(&mut self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < out.len() {
+            let Some(f) = self.frags.get(self.idx) else {
+                break;
+            };
+            let src = f.get(self.off..).unwrap_or(&[]);
+            let dst = out.get_mut(n..).unwrap_or(&mut []);
+            let k = dst.len().min(src.len());
+            if let (Some(d), Some(s)) = (dst.get_mut(..k), src.get(..k)) {
+                d.copy_from_slice(s);
+            }
+            n += k;
+            self.off += k;
+            if self.off >= f.len() {
+                self.idx += 1;
+                self.off = 0;
+            }
+        }
+        n
+    }
+
+    /// Advances by up to `len` bytes without reading them; returns bytes skipped.
+    pub(crate) fn skip(&mut self, mut len: usize) -> usize {
+        let mut n = 0;
+        while len > 0 {
+            let Some(f) = self.frags.get(self.idx) else {
+                break;
+            };
+            let k = f.len().saturating_sub(self.off).min(len);
+            n += k;
+            len -= k;
             self.off += k;
             if self.off >= f.len() {
                 self.idx += 1;
@@ -734,6 +789,7 @@ fn passthrough(
         seg: None,
         pseudo_nolen: 0,
         udp_no_csum: false,
+        segment_checksum: SegmentChecksum::Software,
     })
 }
 
@@ -997,6 +1053,11 @@ fn segmented_plan(
         seg: Some(kind),
         pseudo_nolen,
         udp_no_csum,
+        segment_checksum: if ctx.caps.csum && !udp_no_csum {
+            SegmentChecksum::Device
+        } else {
+            SegmentChecksum::Software
+        },
     };
     let l4_len = out.l4_len();
     let is_tcp = matches!(kind, SegKind::Tcp(_));
@@ -1148,6 +1209,7 @@ fn plan_checksum(
         seg: None,
         pseudo_nolen: 0,
         udp_no_csum: false,
+        segment_checksum: SegmentChecksum::Software,
     };
     if !req.any() {
         return Ok(plan);

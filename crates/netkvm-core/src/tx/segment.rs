@@ -8,9 +8,12 @@
 //! sum (without length) plus the segment's L4 length, header and payload. The payload is
 //! copied and summed in one pass.
 
-use super::{FragReader, LsoVersion, SegKind, TxError, TxPlan, TCP_CSUM_OFFSET, UDP_CSUM_OFFSET};
+use super::{
+    FragReader, LsoVersion, SegKind, SegmentChecksum, TxError, TxPlan, TCP_CSUM_OFFSET,
+    UDP_CSUM_OFFSET,
+};
 use crate::checksum::{self, Checksum};
-use crate::wire::virtio::VirtioNetHdr;
+use crate::wire::virtio::{HdrFlags, VirtioNetHdr};
 use crate::wire::{be16, be32, put_be16, put_be32, TcpFlags, IPV6_HEADER_LEN};
 
 /// One software segment written by [`Segmenter::next_into`] (headers + payload copied) or
@@ -30,7 +33,8 @@ pub struct Segment {
     pub index: u32,
     /// Last segment of the send.
     pub last: bool,
-    /// Header to send it with (no offload: checksums are complete).
+    /// Header to send it with: no offload (checksums complete), or `NEEDS_CSUM` with
+    /// `csum_start`/`csum_offset` when [`TxPlan::segment_checksum`] is `Device`.
     pub vnet_hdr: VirtioNetHdr,
 }
 
@@ -153,12 +157,16 @@ impl<'a> Segmenter<'a> {
             });
         };
         head.copy_from_slice(self.hdr.get(..h).unwrap_or(&[]));
+        // With device checksumming the payload is copied (bounce form) or skipped (zero-copy
+        // form) without being summed.
+        let device_csum = plan.segment_checksum == SegmentChecksum::Device;
         let mut pc = Checksum::new();
-        let n = if copy {
-            self.reader
-                .copy_and_add(rest.get_mut(..chunk).unwrap_or(&mut []), &mut pc)
-        } else {
-            self.reader.add(chunk, &mut pc)
+        let dst = rest.get_mut(..chunk).unwrap_or(&mut []);
+        let n = match (copy, device_csum) {
+            (true, false) => self.reader.copy_and_add(dst, &mut pc),
+            (true, true) => self.reader.copy(dst),
+            (false, false) => self.reader.add(chunk, &mut pc),
+            (false, true) => self.reader.skip(chunk),
         };
         let payload_sum = pc.sum();
         let first = self.index == 0;
@@ -209,8 +217,18 @@ impl<'a> Segmenter<'a> {
                 l4 + usize::from(UDP_CSUM_OFFSET)
             }
         };
+        let mut vnet_hdr = VirtioNetHdr::default();
         let v = if plan.udp_no_csum && kind == SegKind::Udp {
             0
+        } else if device_csum {
+            // Pseudo-header with this segment's length only; the device sums from csum_start.
+            vnet_hdr = VirtioNetHdr {
+                flags: HdrFlags::NEEDS_CSUM,
+                csum_start: l4 as u16,
+                csum_offset: (csum_at - l4) as u16,
+                ..VirtioNetHdr::default()
+            };
+            checksum::add_length(plan.pseudo_nolen, l4_len as u32)
         } else {
             match !checksum::fold(acc) {
                 0 if kind == SegKind::Udp => 0xFFFF,
@@ -226,7 +244,7 @@ impl<'a> Segmenter<'a> {
             payload_offset,
             index: self.index,
             last,
-            vnet_hdr: VirtioNetHdr::default(),
+            vnet_hdr,
         };
         self.index += 1;
         if last {

@@ -284,6 +284,36 @@ pub fn segments_zero_copy(
     out
 }
 
+/// Completes a `NEEDS_CSUM` frame as a virtio device does (virtio 1.2 §5.1.6.2): sum from
+/// `csum_start` to the end, store the complement at `csum_start + csum_offset`. Uses the
+/// independent reference sum.
+pub fn complete_partial(
+    frame: &mut [u8],
+    hdr: &netkvm_core::wire::virtio::VirtioNetHdr,
+    udp: bool,
+) {
+    if !hdr
+        .flags
+        .contains(netkvm_core::wire::virtio::HdrFlags::NEEDS_CSUM)
+    {
+        return;
+    }
+    let start = usize::from(hdr.csum_start);
+    let at = start + usize::from(hdr.csum_offset);
+    let mut c = !naive_sum(&frame[start..]);
+    if udp && c == 0 {
+        c = 0xFFFF;
+    }
+    frame[at..at + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+/// Device with checksum offload only (no TSO/USO).
+pub fn ctx_csum_only() -> TxContext {
+    let mut c = ctx_bare();
+    c.caps.csum = true;
+    c
+}
+
 /// What the oracle found in one frame.
 #[derive(Clone, Debug)]
 pub struct Seen {
