@@ -725,7 +725,21 @@ fn set_network_addresses(
     Ok(u32::try_from(b.len()).unwrap_or(u32::MAX))
 }
 
+/// A structure whose `Header.Size` claims more bytes than the buffer holds is cut short: the request is
+/// refused with `NDIS_STATUS_INVALID_LENGTH` and the declared size as `BytesNeeded` (rather than
+/// silently reading an older revision).
+fn check_declared_size(b: &[u8]) -> Result<(), SetError> {
+    if let Some(x) = b.get(2..4) {
+        let size = u16::from_le_bytes([x[0], x[1]]);
+        if usize::from(size) > b.len() {
+            return Err(SetError::length(u32::from(size)));
+        }
+    }
+    Ok(())
+}
+
 fn check_header(b: &[u8], ty: u8, min_size: usize) -> Result<(), SetError> {
+    check_declared_size(b)?;
     let size = b
         .get(2..4)
         .map_or(0, |x| usize::from(u16::from_le_bytes([x[0], x[1]])));
@@ -783,6 +797,7 @@ fn set_rss_parameters(
     dc: &mut dyn DeviceControl,
     b: &[u8],
 ) -> Result<u32, SetError> {
+    check_declared_size(b)?;
     let mut next = *s;
     next.rss = rss::apply_scale_parameters(b, &s.rss, s.facts.pairs)?;
     dc.apply_rss(&next.effective_rss(), next.rss.device)?;
@@ -795,6 +810,7 @@ fn set_receive_hash(
     dc: &mut dyn DeviceControl,
     b: &[u8],
 ) -> Result<u32, SetError> {
+    check_declared_size(b)?;
     let mut next = *s;
     next.rss.receive_hash = rss::apply_receive_hash(b, &s.rss.receive_hash, s.rss.hash_types)?;
     if next.rss.settings.mode != RssMode::Full {
@@ -823,6 +839,7 @@ fn set_offload_parameters(
     dc: &mut dyn DeviceControl,
     b: &[u8],
 ) -> Result<u32, SetError> {
+    check_declared_size(b)?;
     let p = OffloadParameters::from_bytes(b).map_err(offload_error)?;
     let change = s.offload.apply_parameters(&p).map_err(offload_error)?;
     if let Some(mask) = change.guest_offloads {
@@ -877,6 +894,7 @@ fn set_encapsulation(
     dc: &mut dyn DeviceControl,
     b: &[u8],
 ) -> Result<u32, SetError> {
+    check_declared_size(b)?;
     let req = EncapsulationRequest::from_bytes(b).map_err(offload_error)?;
     let mut next = s.offload;
     next.apply_encapsulation(&req).map_err(offload_error)?;
