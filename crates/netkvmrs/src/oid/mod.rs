@@ -223,6 +223,11 @@ pub static TABLE: &[OidEntry] = &[
         out.put_u32(n::NdisMedium802_3 as u32);
         Ok(())
     }),
+    q!(OID_GEN_PHYSICAL_MEDIUM, |_, _, out| {
+        // The INF's *PhysicalMediaType (14): a virtual Ethernet NIC.
+        out.put_u32(n::NdisPhysicalMedium802_3 as u32);
+        Ok(())
+    }),
     q!(OID_GEN_MAXIMUM_LOOKAHEAD, |s, _, out| {
         out.put_u32(s.mtu);
         Ok(())
