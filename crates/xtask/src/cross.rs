@@ -119,17 +119,20 @@ pub fn package(opts: &PackageOptions) -> Result<()> {
     }
     prereq::ensure(&needs)?;
 
+    // Remove the previous package first: after a failed build no stale image may remain for later steps
+    // (PE check, emulated load) to test by mistake.
+    let pkg = util::target_root().join("package").join(CRATE);
+    if pkg.exists() {
+        std::fs::remove_dir_all(&pkg)
+            .map_err(|e| format!("cannot clean {}: {e}", pkg.display()))?;
+    }
+
     util::header(&format!(
         "cross-build {CRATE} ({TARGET}, profile {})",
         opts.profile
     ));
     let art = build(&opts.profile)?;
 
-    let pkg = util::target_root().join("package").join(CRATE);
-    if pkg.exists() {
-        std::fs::remove_dir_all(&pkg)
-            .map_err(|e| format!("cannot clean {}: {e}", pkg.display()))?;
-    }
     std::fs::create_dir_all(&pkg).map_err(|e| format!("cannot create {}: {e}", pkg.display()))?;
     let sys = pkg.join(format!("{CRATE}.sys"));
     copy(&art.dll, &sys)?;
