@@ -198,6 +198,12 @@ impl Harness {
             return Ok(());
         }
         if let Some(a) = &self.adapter {
+            if a.state() == AdapterState::ShutDown {
+                // The system went down: nothing is unloaded or checked any more.
+                *lock(&self.ndis.driver) = None;
+                self.loaded = false;
+                return Ok(());
+            }
             if !a.is_halted() {
                 return Err(LifecycleError::WrongState(a.state()));
             }

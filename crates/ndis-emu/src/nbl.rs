@@ -43,6 +43,16 @@ pub(crate) fn raw_alloc(size: usize) -> *mut u8 {
     p
 }
 
+/// Freed blocks kept poisoned (`0xDD`) for a while before they really go back to the
+/// allocator, so a double free or a use after free reads poison instead of someone else's data.
+static QUARANTINE: LazyLock<Mutex<std::collections::VecDeque<(usize, Layout)>>> =
+    LazyLock::new(|| Mutex::new(std::collections::VecDeque::new()));
+/// Blocks kept in quarantine.
+const QUARANTINE_BLOCKS: usize = 4096;
+
+/// The pointer-sized value freed memory reads as.
+pub(crate) const FREED_WORD: usize = usize::from_ne_bytes([crate::memory::FREED_FILL; 8]);
+
 /// Frees a block from [`raw_alloc`]; false if `p` is not one.
 pub(crate) fn raw_free(p: *mut u8) -> bool {
     let Some(l) = lock(&BLOCKS).remove(&(p as usize)) else {
@@ -50,8 +60,20 @@ pub(crate) fn raw_free(p: *mut u8) -> bool {
     };
     // SAFETY: `p` came from raw_alloc with layout `l` (the entry proves it, now removed).
     unsafe { std::ptr::write_bytes(p, crate::memory::FREED_FILL, l.size()) };
-    // SAFETY: as above.
-    unsafe { std::alloc::dealloc(p, l) };
+    let old = {
+        let mut q = lock(&QUARANTINE);
+        q.push_back((p as usize, l));
+        if q.len() > QUARANTINE_BLOCKS {
+            q.pop_front()
+        } else {
+            None
+        }
+    };
+    if let Some((op, ol)) = old {
+        // SAFETY: a block that left quarantine: allocated by raw_alloc with layout `ol`, freed
+        // once (it was in BLOCKS until raw_free removed it).
+        unsafe { std::alloc::dealloc(op as *mut u8, ol) };
+    }
     true
 }
 
@@ -709,8 +731,17 @@ pub(crate) unsafe extern "system" fn NdisFreeNetBufferList(NetBufferList: *mut n
             checks::violation(Kind::Nbl, API, "NULL NET_BUFFER_LIST");
             return;
         }
-        // SAFETY: non-null NBL from the driver; the pool handle field is read to find its pool.
+        // SAFETY: non-null NBL from the driver; the pool handle field is read to find its pool
+        // (a freed NBL is still readable: it sits poisoned in quarantine).
         let pool_h = unsafe { (*NetBufferList).NdisPoolHandle };
+        if pool_h as usize == FREED_WORD {
+            checks::violation(
+                Kind::Nbl,
+                API,
+                format!("{NetBufferList:p} was already freed (double free)"),
+            );
+            return;
+        }
         let Some((ndis, pool)) = handles::nbl_pool(pool_h, API) else {
             return;
         };
@@ -858,8 +889,16 @@ pub(crate) unsafe extern "system" fn NdisFreeNetBuffer(NetBuffer: *mut n::NET_BU
             checks::violation(Kind::Nbl, API, "NULL NET_BUFFER");
             return;
         }
-        // SAFETY: non-null NB from the driver.
+        // SAFETY: non-null NB from the driver (a freed one sits poisoned in quarantine).
         let pool_h = unsafe { (*NetBuffer).NdisPoolHandle };
+        if pool_h as usize == FREED_WORD {
+            checks::violation(
+                Kind::Nbl,
+                API,
+                format!("{NetBuffer:p} was already freed (double free)"),
+            );
+            return;
+        }
         let Some((ndis, pool)) = handles::nb_pool(pool_h, API) else {
             return;
         };

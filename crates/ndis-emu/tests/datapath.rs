@@ -1,0 +1,440 @@
+//! Send / receive / return ownership rules and scatter/gather DMA, with the loopback test
+//! miniport on the fake device.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::{driver, fake, registry, Cfg, SendMode};
+use ndis_emu::{EmuConfig, Harness, Kind, NbSpec, NblSpec, ReturnPolicy, SendIrql, SendOpts};
+use ndis_sys as n;
+
+const T: Duration = Duration::from_secs(5);
+
+fn frame(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(7).wrapping_add(seed))
+        .collect()
+}
+
+fn loopback_cfg() -> Cfg {
+    Cfg {
+        rx_pool: true,
+        loopback: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn loopback_frames_come_back_as_receives_and_are_returned() {
+    let (entry, s) = driver(loopback_cfg());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.up(entry).unwrap();
+    let frames: Vec<Vec<u8>> = (0..3).map(|i| frame(60 + i * 100, i as u8)).collect();
+    let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+    let nbl = h.nbl(&NblSpec::frames(&refs)).unwrap();
+    h.send(vec![nbl]).unwrap();
+    assert_eq!(h.wait_completions(1, T).len(), 1);
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let r = h.recv(T).expect("receive");
+        assert_eq!(
+            r.receive_flags & n::NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL,
+            n::NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL
+        );
+        assert_eq!(r.irql, n::DISPATCH_LEVEL);
+        got.extend(r.frames);
+    }
+    assert_eq!(got, frames);
+    // The deferred returner gives them back.
+    let start = std::time::Instant::now();
+    while s.returned.load(Ordering::SeqCst) < 3 && start.elapsed() < T {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(s.returned.load(Ordering::SeqCst), 3);
+    assert_eq!(h.outstanding_receives(), 0);
+    let st = h.datapath_stats();
+    assert_eq!(
+        (st.sent, st.completed, st.indicated, st.returned),
+        (1, 1, 3, 3)
+    );
+}
+
+#[test]
+fn receive_flags_resources_means_no_return_call() {
+    let (entry, s) = driver(Cfg {
+        loopback_resources: true,
+        ..loopback_cfg()
+    });
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.up(entry).unwrap();
+    let nbl = h.nbl(&NblSpec::frames(&[&frame(100, 1)])).unwrap();
+    h.send(vec![nbl]).unwrap();
+    let r = h.recv(T).unwrap();
+    assert_ne!(r.receive_flags & n::NDIS_RECEIVE_FLAGS_RESOURCES, 0);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(
+        s.returned.load(Ordering::SeqCst),
+        0,
+        "RESOURCES NBLs are not returned"
+    );
+    assert_eq!(h.outstanding_receives(), 0);
+}
+
+#[test]
+fn pause_waits_for_receives_the_protocol_still_holds() {
+    let (entry, s) = driver(loopback_cfg());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.up(entry).unwrap();
+    h.set_manual_return(true);
+    let nbl = h
+        .nbl(&NblSpec::frames(&[&frame(80, 3), &frame(90, 4)]))
+        .unwrap();
+    h.send(vec![nbl]).unwrap();
+    h.wait_completions(1, T);
+    assert!(h.recv(T).is_some() && h.recv(T).is_some());
+    std::thread::sleep(Duration::from_millis(10));
+    assert_eq!(h.outstanding_receives(), 2, "manual mode keeps them");
+    assert_eq!(s.returned.load(Ordering::SeqCst), 0);
+    // Pausing makes the protocol return them; the driver pends the pause until then.
+    h.pause().unwrap();
+    assert_eq!(s.returned.load(Ordering::SeqCst), 2);
+    assert!(s.events().contains(&"PauseComplete".to_string()));
+    assert!(h.take_violations().is_empty());
+}
+
+#[test]
+fn pause_completed_with_receives_outstanding_is_a_violation() {
+    let (entry, _s) = driver(Cfg {
+        pause_ignores_outstanding: true,
+        ..loopback_cfg()
+    });
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.quiet(true);
+    h.up(entry).unwrap();
+    h.set_manual_return(true);
+    let nbl = h.nbl(&NblSpec::frames(&[&frame(80, 3)])).unwrap();
+    h.send(vec![nbl]).unwrap();
+    h.wait_completions(1, T);
+    h.recv(T).unwrap();
+    h.pause().unwrap();
+    let v = h.expect_violation(Kind::PauseIncomplete);
+    assert!(v.message.contains("not yet returned"), "{v}");
+    // The protocol's return still arrives (late); then Halt is clean.
+    let start = std::time::Instant::now();
+    while h.outstanding_receives() != 0 && start.elapsed() < T {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(h.outstanding_receives(), 0);
+}
+
+#[test]
+fn pause_completed_with_sends_outstanding_is_a_violation() {
+    let (entry, s) = driver(Cfg {
+        send_mode: SendMode::Hold,
+        pause_ignores_outstanding: true,
+        ..Default::default()
+    });
+    // The driver completes held sends at pause (PAUSED) before returning: clean.
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.up(entry).unwrap();
+    let nbl = h.nbl(&NblSpec::frames(&[&frame(60, 0)])).unwrap();
+    h.send(vec![nbl]).unwrap();
+    assert_eq!(h.outstanding_sends(), 1);
+    h.pause().unwrap();
+    assert!(h.take_violations().is_empty());
+    assert_eq!(h.wait_completions(1, T)[0].status, n::NDIS_STATUS_PAUSED);
+    // Now one that never completes: the pause check fires.
+    h.restart().unwrap();
+    s.cfg.lock().unwrap().send_mode = SendMode::Never;
+    h.quiet(true);
+    let nbl = h.nbl(&NblSpec::frames(&[&frame(60, 0)])).unwrap();
+    h.send(vec![nbl]).unwrap();
+    h.pause().unwrap();
+    let v = h.expect_violation(Kind::PauseIncomplete);
+    assert!(v.message.contains("1 send NBL"), "{v}");
+    h.halt().unwrap();
+    let v = h.expect_violation(Kind::SendCompletion);
+    assert!(v.message.contains("never completed"), "{v}");
+}
+
+#[test]
+fn sends_while_paused_must_complete_with_ndis_status_paused() {
+    let (entry, s) = driver(Cfg::default());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.quiet(true);
+    h.up(entry).unwrap();
+    h.pause().unwrap();
+    let nbl = h.nbl(&NblSpec::frames(&[&frame(60, 0)])).unwrap();
+    h.send(vec![nbl]).unwrap();
+    assert_eq!(h.wait_completions(1, T)[0].status, n::NDIS_STATUS_PAUSED);
+    assert!(h.take_violations().is_empty());
+    // A driver that ignores the pause is caught.
+    s.cfg.lock().unwrap().send_mode = SendMode::IgnorePause;
+    let nbl = h.nbl(&NblSpec::frames(&[&frame(60, 0)])).unwrap();
+    h.send(vec![nbl]).unwrap();
+    h.wait_completions(1, T);
+    let v = h.expect_violation(Kind::SendStatus);
+    assert!(v.message.contains("not NDIS_STATUS_PAUSED"), "{v}");
+}
+
+#[test]
+fn an_nbl_completed_twice_is_detected() {
+    let (entry, _s) = driver(Cfg {
+        send_mode: SendMode::Twice,
+        ..Default::default()
+    });
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.quiet(true);
+    h.up(entry).unwrap();
+    let nbl = h.nbl(&NblSpec::frames(&[&frame(60, 0)])).unwrap();
+    h.send(vec![nbl]).unwrap();
+    let v = h.expect_violation(Kind::SendCompletion);
+    assert!(v.message.contains("completed twice"), "{v}");
+}
+
+#[test]
+fn completing_an_nbl_that_was_never_sent_is_detected() {
+    let (entry, s) = driver(Cfg::default());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.quiet(true);
+    h.up(entry).unwrap();
+    let nbl = h.nbl(&NblSpec::frames(&[&frame(60, 0)])).unwrap();
+    // SAFETY: the adapter handle and an NBL the protocol never sent; at PASSIVE_LEVEL.
+    unsafe { n::NdisMSendNetBufferListsComplete(s.adapter(), nbl.as_ptr(), 0) };
+    let v = h.expect_violation(Kind::SendCompletion);
+    assert!(v.message.contains("never sent"), "{v}");
+}
+
+#[test]
+fn dispatch_flag_on_a_passive_completion_is_detected() {
+    let (entry, _s) = driver(Cfg::default());
+    let emu = EmuConfig {
+        send_irql: SendIrql::Passive,
+        ..Default::default()
+    };
+    let (mut h, _bus) = Harness::fake_with(fake(), registry(), emu);
+    h.quiet(true);
+    h.up(entry).unwrap();
+    let nbl = h.nbl(&NblSpec::frames(&[&frame(60, 0)])).unwrap();
+    // The test driver completes with the flag it got; pretend the send came at DISPATCH
+    // while calling at PASSIVE: the flags lie.
+    h.send_with(
+        vec![nbl],
+        SendOpts {
+            flags: 0,
+            irql: Some(SendIrql::Passive),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(h.take_violations().is_empty(), "consistent flags are fine");
+    // SAFETY: completing our own never-sent NBL at PASSIVE with the DISPATCH flag: two bugs.
+    let nbl = h.nbl(&NblSpec::frames(&[&frame(60, 0)])).unwrap();
+    // SAFETY: as above.
+    unsafe {
+        n::NdisMSendNetBufferListsComplete(
+            _s.adapter(),
+            nbl.as_ptr(),
+            n::NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL,
+        )
+    };
+    let kinds: Vec<Kind> = h.take_violations().iter().map(|v| v.kind).collect();
+    assert!(kinds.contains(&Kind::IrqlFlag), "{kinds:?}");
+}
+
+#[test]
+fn an_indication_while_paused_is_a_violation() {
+    let (entry, s) = driver(loopback_cfg());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.quiet(true);
+    h.up(entry).unwrap();
+    h.pause().unwrap();
+    let pool = s.rx_pool.load(Ordering::SeqCst) as n::NDIS_HANDLE;
+    // SAFETY: the driver's pool; NDIS allocates 64 data bytes.
+    let nbl = unsafe {
+        n::NdisAllocateNetBufferAndNetBufferList(pool, 0, 0, std::ptr::null_mut(), 0, 64)
+    };
+    // SAFETY: our NBL.
+    unsafe { (*nbl).SourceHandle = s.adapter() };
+    // SAFETY: the adapter and the NBL, at PASSIVE_LEVEL with flags 0, RESOURCES so it stays ours.
+    unsafe {
+        n::NdisMIndicateReceiveNetBufferLists(
+            s.adapter(),
+            nbl,
+            0,
+            1,
+            n::NDIS_RECEIVE_FLAGS_RESOURCES,
+        )
+    };
+    let v = h.expect_violation(Kind::Receive);
+    assert!(v.message.contains("while the adapter is Paused"), "{v}");
+    // SAFETY: ours again (RESOURCES).
+    unsafe { n::NdisFreeNetBufferList(nbl) };
+}
+
+#[test]
+fn indications_with_a_wrong_count_or_source_handle_are_violations() {
+    let (entry, s) = driver(loopback_cfg());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.quiet(true);
+    h.up(entry).unwrap();
+    let pool = s.rx_pool.load(Ordering::SeqCst) as n::NDIS_HANDLE;
+    // SAFETY: the driver's pool.
+    let nbl = unsafe {
+        n::NdisAllocateNetBufferAndNetBufferList(pool, 0, 0, std::ptr::null_mut(), 0, 64)
+    };
+    // SourceHandle left NULL, and a count of 2 for one NBL.
+    // SAFETY: the adapter and the NBL at PASSIVE_LEVEL.
+    unsafe {
+        n::NdisMIndicateReceiveNetBufferLists(
+            s.adapter(),
+            nbl,
+            0,
+            2,
+            n::NDIS_RECEIVE_FLAGS_RESOURCES,
+        )
+    };
+    let msgs: Vec<String> = h.take_violations().into_iter().map(|v| v.message).collect();
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("NumberOfNetBufferLists is 2")),
+        "{msgs:?}"
+    );
+    assert!(msgs.iter().any(|m| m.contains("SourceHandle")), "{msgs:?}");
+    // SAFETY: ours (RESOURCES).
+    unsafe { n::NdisFreeNetBufferList(nbl) };
+}
+
+#[test]
+fn inline_return_policy_returns_inside_the_indication() {
+    let (entry, s) = driver(loopback_cfg());
+    let emu = EmuConfig {
+        return_policy: ReturnPolicy::Inline,
+        ..Default::default()
+    };
+    let (mut h, _bus) = Harness::fake_with(fake(), registry(), emu);
+    h.up(entry).unwrap();
+    let nbl = h.nbl(&NblSpec::frames(&[&frame(64, 9)])).unwrap();
+    h.send(vec![nbl]).unwrap();
+    // By the time the send completed (after the indication returned), the NBL came back.
+    h.wait_completions(1, T);
+    assert_eq!(s.returned.load(Ordering::SeqCst), 1);
+}
+
+fn sg_cfg() -> Cfg {
+    Cfg {
+        sg_dma: Some(2),
+        sg_on_send: true,
+        ..Default::default()
+    }
+}
+
+fn device_bytes(bus: &ndis_emu::bus::fake::FakeBus, els: &[(u64, u32)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &(pa, len) in els {
+        let mut b = vec![0u8; len as usize];
+        bus.device()
+            .memory()
+            .read(pa, &mut b)
+            .expect("element inside device memory");
+        out.extend(b);
+    }
+    out
+}
+
+#[test]
+fn sg_lists_map_dma_data_in_place_one_element_per_page() {
+    let (entry, s) = driver(sg_cfg());
+    let (mut h, bus) = Harness::fake(fake(), registry());
+    h.up(entry).unwrap();
+    assert!(
+        s.sg_list_size.load(Ordering::SeqCst) >= 16 + 24 * 17,
+        "room for a 64 KiB mapping"
+    );
+    let f = frame(9000, 5);
+    let nbl = h
+        .nbl(&NblSpec::default().nb(NbSpec::new(&f).split_at(&[14, 54])))
+        .unwrap();
+    h.send(vec![nbl]).unwrap();
+    h.wait_completions(1, T);
+    let lists = s.sg_lists.lock().unwrap().clone();
+    assert_eq!(lists.len(), 1);
+    let els = &lists[0];
+    // Split pieces (14 + 40 + 8946 bytes) and page boundaries: no element crosses a page.
+    assert!(
+        els.iter()
+            .all(|&(pa, len)| (pa % 4096) + u64::from(len) <= 4096),
+        "{els:x?}"
+    );
+    assert!(els.len() >= 5, "{els:x?}");
+    assert_eq!(
+        device_bytes(&bus, els),
+        f,
+        "the device sees the frame at the element addresses"
+    );
+    assert_eq!(h.outstanding_sg_lists(), 0);
+    assert!(h.take_violations().is_empty());
+}
+
+#[test]
+fn data_outside_dma_memory_is_bounced_into_dma_memory() {
+    let (entry, s) = driver(sg_cfg());
+    let (mut h, bus) = Harness::fake(fake(), registry());
+    h.up(entry).unwrap();
+    let f = frame(1514, 11);
+    let nbl = h
+        .nbl(&NblSpec::default().nb(NbSpec::new(&f).split_at(&[14]).non_dma()))
+        .unwrap();
+    h.send(vec![nbl]).unwrap();
+    h.wait_completions(1, T);
+    let els = s.sg_lists.lock().unwrap()[0].clone();
+    assert_eq!(device_bytes(&bus, &els), f, "bounce buffer holds the frame");
+    assert!(h.take_violations().is_empty());
+}
+
+#[test]
+fn sg_list_builders_detect_a_mapping_beyond_the_registered_maximum() {
+    let (entry, s) = driver(sg_cfg());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.quiet(true);
+    h.up(entry).unwrap();
+    let f = frame(70_000, 1);
+    let nbl = h.nbl(&NblSpec::default().nb(NbSpec::new(&f))).unwrap();
+    h.send(vec![nbl]).unwrap();
+    h.wait_completions(1, T);
+    let v = h.expect_violation(Kind::Dma);
+    assert!(v.message.contains("MaximumPhysicalMapping"), "{v}");
+    assert!(s.sg_lists.lock().unwrap().is_empty());
+}
+
+#[test]
+fn sg_list_allocation_below_dispatch_level_is_an_irql_violation() {
+    let (entry, s) = driver(sg_cfg());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.quiet(true);
+    h.up(entry).unwrap();
+    let nbl = h.nbl(&NblSpec::frames(&[&frame(100, 0)])).unwrap();
+    let nb = nbl.nbs()[0];
+    let d = s.dma.load(Ordering::SeqCst) as n::NDIS_HANDLE;
+    // SAFETY: valid DMA handle and NB, called at PASSIVE_LEVEL on purpose.
+    let st = unsafe {
+        n::NdisMAllocateNetBufferSGList(
+            d,
+            nb,
+            s.adapter_ctx.load(Ordering::SeqCst) as n::PVOID,
+            0,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    assert_eq!(st, n::NDIS_STATUS_SUCCESS);
+    h.expect_violation(Kind::Irql);
+    // Leave the list allocated: the Halt leak check reports it.
+    h.pause().unwrap();
+    h.halt().unwrap();
+    let kinds: Vec<Kind> = h.take_violations().iter().map(|v| v.kind).collect();
+    assert!(kinds.contains(&Kind::Leak), "{kinds:?}");
+    drop(nbl);
+}
