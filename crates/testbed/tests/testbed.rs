@@ -543,7 +543,10 @@ fn link_change_fires_config_vector(accel: AccelChoice) {
         "no other vector fired: {:?}",
         m.pending_interrupts()
     );
-    println!("{:?}: QMP set_link call + doorbell seen: {latency:?}", m.accel());
+    println!(
+        "{:?}: QMP set_link call + doorbell seen: {latency:?}",
+        m.accel()
+    );
 }
 
 #[test]

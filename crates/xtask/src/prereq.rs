@@ -41,6 +41,8 @@ pub enum Prereq {
     Iproute2,
     /// `cargo fuzz` (crates.io) for the fuzz targets.
     CargoFuzz,
+    /// `shellcheck`: lints the hck/qemu host scripts (hck-check tests).
+    Shellcheck,
 }
 
 /// How a prerequisite is detected.
@@ -153,6 +155,12 @@ fn spec(p: Prereq) -> Spec {
             install: Install::Custom(install_cargo_fuzz),
             needs_apt: &[],
             why: "runs the libFuzzer targets in crates/*/fuzz",
+        },
+        Shellcheck => Spec {
+            detect: Detect::Deb(&["shellcheck"]),
+            install: Install::Apt(&["shellcheck"]),
+            needs_apt: &[],
+            why: "lints the hck/qemu host scripts in the hck-check tests",
         },
     }
 }

@@ -71,7 +71,16 @@ pub const STEPS: &[Step] = &[
     Step {
         name: "test",
         what: "cargo test --workspace",
-        needs: &[],
+        // The testbed and hck-check tests start QEMU in network namespaces and lint shell scripts.
+        needs: &[
+            Prereq::Qemu10,
+            Prereq::Iproute2,
+            Prereq::Ethtool,
+            Prereq::Ping,
+            Prereq::Iperf3,
+            Prereq::Tcpdump,
+            Prereq::Shellcheck,
+        ],
         run: unit_tests,
     },
     Step {
