@@ -199,6 +199,7 @@ pub unsafe fn initialize(
         interrupt: SetOnce::new(),
         fast: None,
         isr_bits: AtomicU8::new(0),
+        seen_generation: core::sync::atomic::AtomicU16::new(0x100),
         pause_pending: core::sync::atomic::AtomicBool::new(false),
         pending_oid: core::sync::atomic::AtomicPtr::new(ptr::null_mut()),
         gate_lock: SpinLock::new(()),
@@ -301,6 +302,7 @@ fn prepare(a: &mut Adapter, res: &resources::PciResources) -> Result<(), n::NDIS
         hal,
         isr: (caps.isr.bar, caps.isr.offset),
         status: (caps.common.bar, caps.common.offset + 0x14),
+        generation: (caps.common.bar, caps.common.offset + 0x15),
     });
     a.permanent_mac = permanent_mac(dev.net.mac);
 

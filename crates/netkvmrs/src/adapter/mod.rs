@@ -126,6 +126,8 @@ pub struct FastRegs {
     isr: (u8, u64),
     /// BAR and offset of `device_status` in the common configuration.
     status: (u8, u64),
+    /// BAR and offset of `config_generation` in the common configuration.
+    generation: (u8, u64),
 }
 
 impl FastRegs {
@@ -134,6 +136,12 @@ impl FastRegs {
         // SAFETY: the ISR region was validated inside its mapped BAR by the transport at initialisation;
         // the mapping lives as long as the adapter.
         unsafe { netkvm_virtio::Hal::read8(&self.hal, self.isr.0, self.isr.1) }
+    }
+
+    /// Reads `config_generation` (one register read; changes whenever the device configuration does).
+    fn read_generation(&self) -> u8 {
+        // SAFETY: as `read_isr`, for the common configuration's `config_generation` byte.
+        unsafe { netkvm_virtio::Hal::read8(&self.hal, self.generation.0, self.generation.1) }
     }
 
     /// Writes 0 to `device_status`: the device stops all DMA (virtio 1.x §4.1.4.3.1). Any IRQL.
@@ -180,6 +188,9 @@ pub struct Adapter {
     fast: Option<FastRegs>,
     /// INTx: ISR bits read by the ISR, consumed by the DPC.
     isr_bits: AtomicU8,
+    /// `config_generation` when the worker last read the configuration (0x100 = never): a DPC of a
+    /// vector shared between queues and configuration changes schedules the worker only when it moved.
+    seen_generation: core::sync::atomic::AtomicU16,
     pause_pending: AtomicBool,
     pending_oid: AtomicPtr<n::NDIS_OID_REQUEST>,
     gate_lock: SpinLock<()>,
@@ -445,7 +456,9 @@ impl Adapter {
                 }
             }
         }
-        if config {
+        // A dedicated configuration vector (no queues) or the INTx ISR bit says "configuration
+        // changed"; a vector shared with queues only does when `config_generation` moved.
+        if config && (count == 0 || message_id.is_none() || self.config_generation_moved()) {
             self.counters
                 .config_interrupts
                 .fetch_add(1, Ordering::Relaxed);
@@ -460,6 +473,20 @@ impl Adapter {
             let _ = irq.handle.queue_dpc(message_id.unwrap_or(0), None);
         }
         self.poll_pause();
+    }
+
+    /// Whether `config_generation` differs from what the worker last read (true when unknown).
+    fn config_generation_moved(&self) -> bool {
+        let Some(fast) = self.fast else {
+            return true;
+        };
+        u16::from(fast.read_generation()) != self.seen_generation.load(Ordering::Acquire)
+    }
+
+    /// The worker read the configuration at `generation`.
+    pub fn note_generation(&self, generation: u8) {
+        self.seen_generation
+            .store(u16::from(generation), Ordering::Release);
     }
 
     // ---- faults and reset --------------------------------------------------------------------------

@@ -151,6 +151,7 @@ pub fn config_changed(adapter: &Adapter, ctl: &mut Control) {
     if adapter.has_flag(FLAG_NEEDS_RESET) {
         return;
     }
+    adapter.note_generation(dev.transport.config_generation());
     let net = match dev.transport.read_net_config() {
         Ok(c) => c,
         Err(e) => {
