@@ -13,31 +13,19 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use ndis_sys::{
+    ExAllocatePoolWithTag, ExFreePoolWithTag, MmGetSystemRoutineAddress, NonPagedPoolNx,
+    UNICODE_STRING,
+};
+
 /// Pool tag shown by `!pool` / poolmon: "NkRs".
 pub const POOL_TAG: u32 = u32::from_le_bytes(*b"NkRs");
 /// Guaranteed alignment of pool allocations on x64.
 pub const POOL_ALIGNMENT: usize = 16;
-/// `POOL_TYPE::NonPagedPoolNx` (wdm.h): non-paged, non-executable.
-const NON_PAGED_POOL_NX: u32 = 512;
 
+/// `ExAllocatePool2` (resolved at run time, see the module docs).
 type ExAllocatePool2Fn =
     unsafe extern "system" fn(flags: u64, size: usize, tag: u32) -> *mut c_void;
-
-// Declared here rather than in ndis-sys: only this Windows-only module uses them, and the host never does.
-#[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
-unsafe extern "system" {
-    fn MmGetSystemRoutineAddress(name: *mut UnicodeString) -> *mut c_void;
-    fn ExAllocatePoolWithTag(pool_type: u32, size: usize, tag: u32) -> *mut c_void;
-    fn ExFreePoolWithTag(p: *mut c_void, tag: u32);
-}
-
-/// `UNICODE_STRING` (wdm.h): lengths in bytes, buffer not NUL-terminated.
-#[repr(C)]
-struct UnicodeString {
-    length: u16,
-    maximum_length: u16,
-    buffer: *mut u16,
-}
 
 const fn utf16<const N: usize>(s: &[u8; N]) -> [u16; N] {
     let mut out = [0u16; N];
@@ -59,11 +47,11 @@ static EX_ALLOCATE_POOL2: AtomicUsize = AtomicUsize::new(0);
 /// Resolve optional kernel routines. Call first in DriverEntry (PASSIVE_LEVEL), before any allocation;
 /// allocations before it simply use the fallback.
 pub fn init() {
-    let mut name = UnicodeString {
+    let mut name = UNICODE_STRING {
         // Bytes, without the terminator.
-        length: ((EX_ALLOCATE_POOL2_NAME.len() - 1) * 2) as u16,
-        maximum_length: (EX_ALLOCATE_POOL2_NAME.len() * 2) as u16,
-        buffer: EX_ALLOCATE_POOL2_NAME.as_ptr().cast_mut(),
+        Length: ((EX_ALLOCATE_POOL2_NAME.len() - 1) * 2) as u16,
+        MaximumLength: (EX_ALLOCATE_POOL2_NAME.len() * 2) as u16,
+        Buffer: EX_ALLOCATE_POOL2_NAME.as_ptr().cast_mut(),
     };
     // SAFETY: DriverEntry runs at PASSIVE_LEVEL as MmGetSystemRoutineAddress requires; `name` is a valid
     // UNICODE_STRING whose buffer (a static) the routine only reads.
@@ -96,7 +84,7 @@ impl PoolAllocator {
             return unsafe { alloc2(flags, size, POOL_TAG) }.cast();
         }
         // SAFETY: NonPagedPoolNx, non-zero size and tag; callable at IRQL <= DISPATCH_LEVEL.
-        let p: *mut u8 = unsafe { ExAllocatePoolWithTag(NON_PAGED_POOL_NX, size, POOL_TAG) }.cast();
+        let p: *mut u8 = unsafe { ExAllocatePoolWithTag(NonPagedPoolNx, size, POOL_TAG) }.cast();
         if zeroed && !p.is_null() {
             // SAFETY: `p` points to `size` freshly allocated bytes.
             unsafe { core::ptr::write_bytes(p, 0, size) };
