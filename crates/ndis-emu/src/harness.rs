@@ -694,6 +694,21 @@ impl Harness {
         self.ndis.track.owned_by(None)
     }
 
+    /// Waits until no DPC and no work item is queued or running (timers may still be set);
+    /// false on timeout.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let start = std::time::Instant::now();
+        loop {
+            if self.ndis.rt.dpcs_idle() && self.ndis.rt.work_idle() {
+                return true;
+            }
+            if start.elapsed() > timeout {
+                return false;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
     /// Bytes of DMA memory the emulator took from the bus (shared memory, protocol buffers,
     /// bounce buffers).
     pub fn dma_bytes_in_use(&self) -> usize {

@@ -440,12 +440,12 @@ impl OidState {
             }
             if let Some(f) = g.inflight.iter_mut().find(|f| f.id == id) {
                 f.completed = Some(st);
-                // Marks "did not pend" for the result.
-                f.path = match f.path {
-                    OidPath::Normal => OidPath::Normal,
-                    p => p,
-                };
             }
+            if path == OidPath::Normal {
+                g.busy = false;
+            }
+            drop(g);
+            self.cv.notify_all();
             return Ok(OidTicket { id: id | (1 << 63) });
         }
         Ok(OidTicket { id })
@@ -489,9 +489,6 @@ impl OidState {
                 }
             }
         };
-        if f.path == OidPath::Normal {
-            g.busy = false;
-        }
         let status = f.completed.unwrap_or(n::NDIS_STATUS_FAILURE);
         if status == n::NDIS_STATUS_SUCCESS
             && f.kind == OidKind::Set
@@ -657,7 +654,13 @@ impl OidState {
         let want =
             |f: &InFlight| std::ptr::eq(&f.block.req, req) && (f.path == OidPath::Direct) == direct;
         match g.inflight.iter_mut().find(|f| want(f)) {
-            Some(f) if f.completed.is_none() => f.completed = Some(status),
+            Some(f) if f.completed.is_none() => {
+                f.completed = Some(status);
+                if !direct {
+                    // The next request may go down as soon as this one completed.
+                    g.busy = false;
+                }
+            }
             Some(_) => {
                 drop(g);
                 ndis.checks

@@ -209,6 +209,11 @@ impl Runtime {
             .all(|c| !c.busy.load(Ordering::SeqCst) && lock(&c.queue).is_empty())
     }
 
+    /// True when no work item is queued or running.
+    pub(crate) fn work_idle(&self) -> bool {
+        self.workers_busy.load(Ordering::SeqCst) == 0 && lock(&self.work).is_empty()
+    }
+
     /// Waits until every queued DPC has run (`KeFlushQueuedDpcs`); false on timeout.
     pub(crate) fn flush_dpcs(&self, timeout: Duration) -> bool {
         let start = Instant::now();
