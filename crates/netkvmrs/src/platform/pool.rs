@@ -15,7 +15,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use ndis_sys::{
     ExAllocatePoolWithTag, ExFreePoolWithTag, MmGetSystemRoutineAddress, NonPagedPoolNx,
-    UNICODE_STRING,
+    POOL_FLAG_NON_PAGED, POOL_FLAG_UNINITIALIZED, UNICODE_STRING,
 };
 
 /// Pool tag shown by `!pool` / poolmon: "NkRs".
@@ -78,8 +78,12 @@ impl PoolAllocator {
             // prototype is `PVOID ExAllocatePool2(POOL_FLAGS, SIZE_T, ULONG)`.
             let alloc2: ExAllocatePool2Fn =
                 unsafe { core::mem::transmute::<usize, ExAllocatePool2Fn>(f) };
-            // POOL_FLAG_NON_PAGED (0x40); ExAllocatePool2 zeroes unless POOL_FLAG_UNINITIALIZED (0x2).
-            let flags = if zeroed { 0x40 } else { 0x40 | 0x2 };
+            // ExAllocatePool2 zeroes unless POOL_FLAG_UNINITIALIZED.
+            let flags = if zeroed {
+                POOL_FLAG_NON_PAGED
+            } else {
+                POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED
+            };
             // SAFETY: valid flags, non-zero size, non-zero tag; callable at IRQL <= DISPATCH_LEVEL.
             return unsafe { alloc2(flags, size, POOL_TAG) }.cast();
         }
