@@ -716,6 +716,8 @@ impl Adapter {
             return Err(LifecycleError::Refused("no PauseHandler".into()));
         };
         {
+            // Protocol-edge sends in the driver's send handler finish first.
+            let _gate = self.dp.send_gate.write().unwrap_or_else(|e| e.into_inner());
             let mut st = lock(&self.st);
             st.state = AdapterState::Pausing;
             st.pending = Some(Pending::Pause);

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use ndis_sys as n;
@@ -136,6 +136,9 @@ struct Rx {
 /// Per-adapter datapath state.
 #[derive(Default)]
 pub(crate) struct Datapath {
+    /// Held (shared) by protocol-edge sends across their state check and the driver call; taken
+    /// exclusively by a pause to move Running → Pausing.
+    pub(crate) send_gate: RwLock<()>,
     sends: Mutex<HashMap<usize, SendRec>>,
     recently_completed: Mutex<VecDeque<usize>>,
     completions: Mutex<VecDeque<Completion>>,
@@ -259,6 +262,21 @@ impl Datapath {
             ctx::lower(old);
         }
         Ok(())
+    }
+
+    /// A protocol-edge send: only while Running, never overlapping the start of a pause.
+    pub(crate) fn send_running(
+        &self,
+        ndis: &Arc<Ndis>,
+        a: &Adapter,
+        nbls: Vec<ProtoNbl>,
+        opts: SendOpts,
+    ) -> Result<(), LifecycleError> {
+        let _g = self.send_gate.read().unwrap_or_else(|e| e.into_inner());
+        match a.state() {
+            AdapterState::Running => self.send(ndis, a, nbls, opts),
+            s => Err(LifecycleError::WrongState(s)),
+        }
     }
 
     /// `MiniportCancelSend`.

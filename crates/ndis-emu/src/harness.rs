@@ -18,6 +18,7 @@
 //! the detector fired. Dropping the harness pauses, halts and unloads what is still up, with
 //! all checks.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
@@ -61,7 +62,7 @@ pub struct Harness {
     registry_path_us: Box<n::UNICODE_STRING>,
     loaded: bool,
     cpu: u32,
-    next_nbl: u64,
+    next_nbl: Arc<AtomicU64>,
     /// In `drop`: violations are collected, not raised.
     dropping: bool,
 }
@@ -87,7 +88,7 @@ impl Harness {
             registry_path: path,
             loaded: false,
             cpu: 0,
-            next_nbl: 0,
+            next_nbl: Arc::new(AtomicU64::new(0)),
             dropping: false,
         };
         let len = ((h.registry_path.len() - 1) * 2) as u16;
@@ -498,8 +499,19 @@ impl Harness {
 
     /// Builds a protocol NBL.
     pub fn nbl(&mut self, spec: &NblSpec) -> Result<ProtoNbl, BuildError> {
-        self.next_nbl += 1;
-        ProtoNbl::build(&self.ndis, spec, self.next_nbl)
+        let id = self.next_nbl.fetch_add(1, Ordering::Relaxed) + 1;
+        ProtoNbl::build(&self.ndis, spec, id)
+    }
+
+    /// A protocol-edge handle to the current adapter's datapath that other threads can use
+    /// (e.g. a sender thread next to a receiving one in a bench). See [`Protocol`].
+    pub fn protocol(&self) -> Result<Protocol, LifecycleError> {
+        Ok(Protocol {
+            ndis: self.ndis.clone(),
+            adapter: self.adapter()?.clone(),
+            next_nbl: self.next_nbl.clone(),
+            cpu: self.cpu,
+        })
     }
 
     /// Sends NBLs as one chain (`MiniportSendNetBufferLists`, IRQL per the emulator policy).
@@ -754,5 +766,94 @@ impl Drop for Harness {
                 list.join("\n")
             );
         }
+    }
+}
+
+/// A `Clone + Send + Sync` handle to one adapter's datapath, as a protocol bound above the
+/// miniport sees it: build NBLs, send them, collect completions and receives, from any thread.
+///
+/// Unlike [`Harness::send`], which hands NBLs to the miniport in any started state (so tests can
+/// check it completes sends with `NDIS_STATUS_PAUSED` while paused), [`Protocol::send`] behaves
+/// like NDIS's protocol edge: it only reaches the miniport while the adapter is Running and
+/// returns [`LifecycleError::WrongState`] otherwise. A send that is in the miniport's send
+/// handler when a pause starts finishes first (the pause waits for it), so a sender thread can
+/// run across pauses without provoking violations.
+///
+/// Violations found while a `Protocol` is used are reported by the harness (its next call or its
+/// drop). Completions and receives are per adapter: several threads waiting on them share one
+/// queue. The handle keeps the adapter's bookkeeping alive, not the adapter: after a halt every
+/// call returns `WrongState(Halted)`.
+#[derive(Clone)]
+pub struct Protocol {
+    ndis: Arc<Ndis>,
+    adapter: Arc<Adapter>,
+    next_nbl: Arc<AtomicU64>,
+    cpu: u32,
+}
+
+impl Protocol {
+    fn enter(&self) {
+        self.ndis.attach_thread(self.cpu);
+    }
+
+    /// Makes calls from this thread run on emulated CPU `cpu` (default: the harness's).
+    pub fn on_cpu(mut self, cpu: u32) -> Protocol {
+        self.cpu = cpu;
+        self
+    }
+
+    /// Builds a protocol NBL (data in DMA-able memory unless the spec says otherwise).
+    pub fn nbl(&self, spec: &NblSpec) -> Result<ProtoNbl, BuildError> {
+        self.enter();
+        let id = self.next_nbl.fetch_add(1, Ordering::Relaxed) + 1;
+        ProtoNbl::build(&self.ndis, spec, id)
+    }
+
+    /// Sends NBLs as one chain if the adapter is Running.
+    pub fn send(&self, nbls: Vec<ProtoNbl>) -> Result<(), LifecycleError> {
+        self.send_with(nbls, SendOpts::default())
+    }
+
+    /// As [`Protocol::send`] with explicit options.
+    pub fn send_with(&self, nbls: Vec<ProtoNbl>, opts: SendOpts) -> Result<(), LifecycleError> {
+        self.enter();
+        self.adapter
+            .dp
+            .send_running(&self.ndis, &self.adapter, nbls, opts)
+    }
+
+    /// Waits until `n` sends completed (or `timeout`); returns the completions taken.
+    pub fn wait_completions(&self, n: usize, timeout: Duration) -> Vec<Completion> {
+        self.enter();
+        self.adapter.dp.wait_completions(n, timeout)
+    }
+
+    /// The next received NBL (needs receive capture, the default; waits up to `timeout`).
+    pub fn recv(&self, timeout: Duration) -> Option<RxNbl> {
+        self.enter();
+        self.adapter.dp.recv(timeout)
+    }
+
+    /// Returns held receives (manual return mode; `None` = all).
+    pub fn return_received(&self, which: Option<&[usize]>) {
+        self.enter();
+        self.adapter
+            .dp
+            .return_held(&self.ndis, &self.adapter, which);
+    }
+
+    /// Sent NBLs the miniport has not completed yet.
+    pub fn outstanding_sends(&self) -> usize {
+        self.adapter.dp.outstanding_sends()
+    }
+
+    /// Datapath counters.
+    pub fn stats(&self) -> DatapathStats {
+        self.adapter.dp.stats()
+    }
+
+    /// The adapter's state.
+    pub fn state(&self) -> AdapterState {
+        self.adapter.state()
     }
 }

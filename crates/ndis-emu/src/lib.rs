@@ -53,7 +53,7 @@ pub use accounting::{AccountingSnapshot, Handler, HandlerStats};
 pub use adapter::{AdapterState, Attributes, LifecycleError, StatusRecord};
 pub use checks::{Kind, Violation};
 pub use datapath::{Completion, DatapathStats, RxNbl, SendOpts};
-pub use harness::{DriverEntryFn, Harness, PowerState};
+pub use harness::{DriverEntryFn, Harness, PowerState, Protocol};
 pub use interrupt::Connection;
 pub use mmio::is_register_address;
 pub use ndis::{EmuConfig, InterruptMode, LogLine, Ndis, ReturnPolicy, SendIrql};

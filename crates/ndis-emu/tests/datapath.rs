@@ -438,3 +438,58 @@ fn sg_list_allocation_below_dispatch_level_is_an_irql_violation() {
     assert!(kinds.contains(&Kind::Leak), "{kinds:?}");
     drop(nbl);
 }
+
+#[test]
+fn a_protocol_handle_sends_from_another_thread_and_stops_cleanly_at_a_pause() {
+    let (entry, _s) = driver(loopback_cfg());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.up(entry).unwrap();
+    let p = h.protocol().unwrap();
+    let sender = std::thread::spawn(move || {
+        let mut sent = 0u64;
+        loop {
+            let nbl = p.nbl(&NblSpec::frames(&[&frame(100, sent as u8)])).unwrap();
+            match p.send(vec![nbl]) {
+                Ok(()) => sent += 1,
+                Err(ndis_emu::LifecycleError::WrongState(s)) => return (sent, s),
+                Err(e) => panic!("{e:?}"),
+            }
+            // Keep at most a few in flight.
+            while p.outstanding_sends() > 4 {
+                p.wait_completions(1, Duration::from_millis(10));
+            }
+        }
+    });
+    let mut got = 0;
+    while got < 50 {
+        got += h.recv(T).expect("receive").frames.len();
+    }
+    h.pause().unwrap();
+    let (sent, state) = sender.join().unwrap();
+    assert!(sent >= 50, "{sent}");
+    assert!(
+        matches!(
+            state,
+            ndis_emu::AdapterState::Pausing | ndis_emu::AdapterState::Paused
+        ),
+        "{state:?}"
+    );
+    let st = h.datapath_stats();
+    assert_eq!(st.sent, sent);
+    assert_eq!(st.completed, sent, "pause waited for every send");
+    assert_eq!(st.indicated, st.returned);
+    // The handle refuses sends while paused, and works again after a restart.
+    let p = h.protocol().unwrap();
+    let nbl = p.nbl(&NblSpec::frames(&[&frame(60, 1)])).unwrap();
+    assert!(p.send(vec![nbl]).is_err());
+    h.restart().unwrap();
+    let nbl = p.nbl(&NblSpec::frames(&[&frame(60, 1)])).unwrap();
+    // Take the completions the sender left queued, then wait for the new one.
+    p.wait_completions(0, Duration::ZERO);
+    p.send(vec![nbl]).unwrap();
+    assert_eq!(p.wait_completions(1, T).len(), 1);
+    assert_eq!(p.stats().completed, sent + 1);
+    h.down().unwrap();
+    let nbl = p.nbl(&NblSpec::frames(&[&frame(60, 1)])).unwrap();
+    assert!(p.send(vec![nbl]).is_err());
+}
