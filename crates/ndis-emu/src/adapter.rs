@@ -223,7 +223,8 @@ fn build_resources(ndis: &Ndis) -> Resources {
         (1usize << cpus) - 1
     };
     let messages = if ndis.cfg.msix {
-        ndis.bus.msix_vectors()
+        let table = ndis.bus.msix_vectors();
+        ndis.cfg.msix_messages.map_or(table, |m| m.min(table))
     } else {
         0
     };

@@ -609,7 +609,8 @@ impl Harness {
             .unwrap_or_default()
     }
 
-    /// Delivers MSI-X message `m` as if the device had fired it (test hook).
+    /// Delivers MSI-X message `m` as if the device had fired it (test hook); false without a
+    /// registered interrupt or when `m` is not a granted message (a line interrupt takes any `m`).
     pub fn fire_interrupt(&mut self, m: u32) -> bool {
         let Some(a) = self.adapter.clone() else {
             return false;

@@ -667,6 +667,9 @@ impl Adapter {
         let Some(intr) = self.interrupt() else {
             return false;
         };
+        if intr.conn != Connection::Line && m >= u32::from(intr.messages()) {
+            return false;
+        }
         let prev_role = ctx::role();
         let prev_irql = ctx::irql();
         let prev_cpu = ctx::cpu();

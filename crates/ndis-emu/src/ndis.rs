@@ -84,6 +84,10 @@ pub struct EmuConfig {
     pub echo_driver_log: bool,
     /// Expose the device as MSI-X when the bus has vectors (else a line interrupt).
     pub msix: bool,
+    /// Grant at most this many MSI-X messages (the device's table may be larger), like the
+    /// `MessageNumberLimit` registry value or a system short of vectors; `None` = one per table
+    /// entry. `Some(0)` = a line interrupt.
+    pub msix_messages: Option<u16>,
     /// Require the mandatory `*IfType`, `*MediaType`, `*PhysicalMediaType` keywords (NDIS does
     /// not call MiniportInitializeEx without them).
     pub require_mandatory_keywords: bool,
@@ -106,6 +110,7 @@ impl Default for EmuConfig {
             accounting: true,
             echo_driver_log: false,
             msix: true,
+            msix_messages: None,
             require_mandatory_keywords: true,
         }
     }

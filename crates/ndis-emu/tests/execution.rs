@@ -45,6 +45,31 @@ fn intr_cfg() -> Cfg {
 }
 
 #[test]
+fn a_message_limit_grants_fewer_msix_messages_than_the_table_has() {
+    let (entry, s) = driver(intr_cfg());
+    let emu = EmuConfig {
+        msix_messages: Some(3),
+        ..Default::default()
+    };
+    let (mut h, _bus) = Harness::fake_with(fake(), registry(), emu);
+    h.up(entry).unwrap();
+    let table = s.message_table.lock().unwrap().clone();
+    assert_eq!(table.len(), 3);
+    let msgs = s
+        .resources
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|d| {
+            d.0 == n::CmResourceTypeInterrupt && d.1 & n::CM_RESOURCE_INTERRUPT_MESSAGE != 0
+        })
+        .count();
+    assert_eq!(msgs, 3);
+    assert!(h.fire_interrupt(2));
+    assert!(!h.fire_interrupt(3), "message 3 was not granted");
+}
+
+#[test]
 fn an_interrupt_runs_the_isr_at_dirql_and_the_dpc_at_dispatch_on_the_message_processor() {
     let (entry, s) = driver(intr_cfg());
     let (mut h, _bus) = Harness::fake(fake(), registry());
