@@ -382,7 +382,8 @@ impl OidState {
                     Oid: req.oid,
                     InformationBuffer: bp,
                     InputBufferLength: req.input.len() as u32,
-                    OutputBufferLength: len,
+                    // The caller's output capacity; the shared buffer holds max(input, output).
+                    OutputBufferLength: req.out_len,
                     MethodId: m,
                     BytesWritten: 0,
                     BytesRead: 0,
@@ -545,12 +546,20 @@ impl OidState {
             }
         };
         let inlen = f.input.len();
-        if written as usize > len {
+        let cap = match f.kind {
+            OidKind::Method(_) => {
+                // SAFETY: the method view matches the request type.
+                let m = unsafe { b.req.DATA.METHOD_INFORMATION };
+                m.OutputBufferLength as usize
+            }
+            _ => len,
+        };
+        if written as usize > cap {
             ndis.checks.violation(
                 Kind::Oid,
                 API,
                 format!(
-                    "OID {:#010x}: BytesWritten {written} > buffer length {len}",
+                    "OID {:#010x}: BytesWritten {written} > output buffer length {cap}",
                     f.oid
                 ),
             );
@@ -569,7 +578,7 @@ impl OidState {
         }
         let offered = match f.kind {
             OidKind::Set => inlen,
-            _ => len,
+            _ => cap,
         };
         if (status == n::NDIS_STATUS_BUFFER_TOO_SHORT || status == n::NDIS_STATUS_INVALID_LENGTH)
             && needed as usize <= offered
@@ -653,6 +662,38 @@ impl OidState {
         let mut g = lock(&self.inner);
         let want =
             |f: &InFlight| std::ptr::eq(&f.block.req, req) && (f.path == OidPath::Direct) == direct;
+        if !g.inflight.iter().any(want) {
+            let other = g
+                .inflight
+                .iter()
+                .find(|f| std::ptr::eq(&f.block.req, req) && f.completed.is_none())
+                .map(|f| f.path);
+            if let Some(path) = other {
+                drop(g);
+                ndis.checks.violation(
+                    Kind::Oid,
+                    api,
+                    format!(
+                        "{req:p} is a pending {path:?}-path request: the wrong completion function"
+                    ),
+                );
+                // Complete it anyway so the caller is not left waiting.
+                g = lock(&self.inner);
+                if let Some(f) = g
+                    .inflight
+                    .iter_mut()
+                    .find(|f| std::ptr::eq(&f.block.req, req))
+                {
+                    f.completed = Some(status);
+                }
+                if path == OidPath::Normal {
+                    g.busy = false;
+                }
+                drop(g);
+                self.cv.notify_all();
+                return;
+            }
+        }
         match g.inflight.iter_mut().find(|f| want(f)) {
             Some(f) if f.completed.is_none() => {
                 f.completed = Some(status);

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{driver, fake, registry, Cfg};
-use ndis_emu::{Harness, Kind, LifecycleError, OidRequest, RegValue};
+use ndis_emu::{Harness, Kind, LifecycleError, OidPath, OidRequest, RegValue};
 use ndis_sys as n;
 
 #[test]
@@ -180,4 +180,137 @@ fn offload_parameters_rewrite_the_standardized_keywords_unless_told_not_to() {
         Some(&RegValue::sz("0")),
         "SKIP_REGISTRY_UPDATE"
     );
+}
+
+fn direct_cfg() -> Cfg {
+    Cfg {
+        chars_revision: n::NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_3,
+        direct_oids: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_method_request_passes_input_and_returns_output_in_the_same_buffer() {
+    let (entry, _s) = driver(Cfg::default());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.up(entry).unwrap();
+    let r = h
+        .oid(OidRequest::method(
+            common::OID_TEST_REVERSE,
+            7,
+            vec![1, 2, 3, 4, 5],
+            16,
+        ))
+        .unwrap();
+    assert!(r.ok(), "{r:?}");
+    assert_eq!((r.bytes_read, r.bytes_written), (5, 5));
+    assert_eq!(r.data, vec![5, 4, 3, 2, 1]);
+    // Output capacity below the input: BUFFER_TOO_SHORT with BytesNeeded. The buffer is
+    // max(input, output) long, so this is the driver's own rule, not an overrun.
+    let r = h
+        .oid(OidRequest::method(
+            common::OID_TEST_REVERSE,
+            7,
+            vec![9; 8],
+            4,
+        ))
+        .unwrap();
+    assert_eq!(
+        (r.status, r.bytes_needed),
+        (n::NDIS_STATUS_BUFFER_TOO_SHORT, 8)
+    );
+    let r = h
+        .oid(OidRequest::method(common::OID_TEST_REVERSE, 8, vec![1], 4))
+        .unwrap();
+    assert_eq!(r.status, n::NDIS_STATUS_INVALID_PARAMETER);
+    assert!(h.take_violations().is_empty());
+}
+
+#[test]
+fn direct_and_synchronous_requests_reach_their_own_handlers() {
+    let (entry, s) = driver(direct_cfg());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.up(entry).unwrap();
+    let r = h
+        .oid_via(
+            OidRequest::query(n::OID_802_3_CURRENT_ADDRESS, 6),
+            OidPath::Direct,
+        )
+        .unwrap();
+    assert_eq!(r.data, common::MAC.to_vec());
+    let r = h
+        .oid_via(
+            OidRequest::query(n::OID_GEN_LINK_SPEED, 4),
+            OidPath::Synchronous,
+        )
+        .unwrap();
+    assert_eq!(r.u32(), Some(100_000_000));
+    let ev = s.events.lock().unwrap().clone();
+    assert!(ev
+        .iter()
+        .any(|e| e == &format!("direct {:#x}", n::OID_802_3_CURRENT_ADDRESS)));
+    assert!(ev
+        .iter()
+        .any(|e| e == &format!("synchronous {:#x}", n::OID_GEN_LINK_SPEED)));
+    // A pending Direct request completes through NdisMDirectOidRequestComplete.
+    s.cfg.lock().unwrap().oid_pending = true;
+    let r = h
+        .oid_via(
+            OidRequest::query(n::OID_GEN_MAXIMUM_FRAME_SIZE, 4),
+            OidPath::Direct,
+        )
+        .unwrap();
+    assert!(r.pended && r.ok());
+    assert!(h.take_violations().is_empty());
+}
+
+#[test]
+fn a_driver_without_direct_handlers_refuses_the_direct_path() {
+    let (entry, _s) = driver(Cfg::default());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.up(entry).unwrap();
+    assert!(matches!(
+        h.oid_via(OidRequest::query(n::OID_GEN_LINK_SPEED, 4), OidPath::Direct),
+        Err(LifecycleError::Refused(_))
+    ));
+}
+
+#[test]
+fn a_synchronous_request_that_pends_is_a_violation() {
+    let (entry, s) = driver(direct_cfg());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.up(entry).unwrap();
+    s.cfg.lock().unwrap().oid_pending = true;
+    let r = h
+        .oid_via(
+            OidRequest::query(n::OID_GEN_LINK_SPEED, 4),
+            OidPath::Synchronous,
+        )
+        .unwrap();
+    assert_eq!(r.status, n::NDIS_STATUS_FAILURE);
+    assert!(h.expect_violation(Kind::Oid).message.contains("PENDING"));
+}
+
+#[test]
+fn completing_a_direct_request_with_the_normal_function_is_a_violation() {
+    let (entry, s) = driver(Cfg {
+        oid_pending: true,
+        direct_wrong_completion: true,
+        ..direct_cfg()
+    });
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    // The bind sequence pends too (Normal path, completed correctly).
+    h.up(entry).unwrap();
+    let t = Instant::now();
+    let r = h
+        .oid_via(OidRequest::query(n::OID_GEN_LINK_SPEED, 4), OidPath::Direct)
+        .unwrap();
+    assert!(r.ok());
+    assert!(t.elapsed() < Duration::from_secs(5), "not left waiting");
+    assert!(h
+        .expect_violation(Kind::Oid)
+        .message
+        .contains("wrong completion function"));
+    let _ = s;
 }

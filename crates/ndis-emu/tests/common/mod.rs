@@ -63,6 +63,10 @@ pub struct Cfg {
     pub loopback_resources: bool,
     pub sg_on_send: bool,
     pub oid_pending: bool,
+    /// Register the Direct and Synchronous OID handlers (needs characteristics revision 3).
+    pub direct_oids: bool,
+    /// Complete pending Direct requests with NdisMOidRequestComplete (wrong).
+    pub direct_wrong_completion: bool,
     pub oid_overrun: bool,
     pub oid_bad_needed: bool,
     pub check_for_hang: bool,
@@ -103,6 +107,8 @@ impl Default for Cfg {
             loopback_resources: false,
             sg_on_send: false,
             oid_pending: false,
+            direct_oids: false,
+            direct_wrong_completion: false,
             oid_overrun: false,
             oid_bad_needed: false,
             check_for_hang: false,
@@ -259,6 +265,11 @@ unsafe extern "system" fn driver_entry(
     c.DevicePnPEventNotifyHandler = Some(pnp);
     c.ShutdownHandlerEx = Some(shutdown);
     c.CancelOidRequestHandler = Some(cancel_oid);
+    if cfg.direct_oids {
+        c.DirectOidRequestHandler = Some(direct_oid_request);
+        c.CancelDirectOidRequestHandler = Some(cancel_direct_oid);
+        c.SynchronousOidRequestHandler = Some(synchronous_oid_request);
+    }
     let ctx = Arc::into_raw(s.clone()) as n::NDIS_HANDLE;
     let mut h: n::NDIS_HANDLE = std::ptr::null_mut();
     // SAFETY: valid characteristics, driver object and out-parameter.
@@ -777,6 +788,60 @@ unsafe extern "system" fn oid_request(
     st
 }
 
+unsafe extern "system" fn direct_oid_request(
+    ctx: n::NDIS_HANDLE,
+    req: n::PNDIS_OID_REQUEST,
+) -> n::NDIS_STATUS {
+    let s = shared_of(ctx);
+    let cfg = s.cfg();
+    // SAFETY: NDIS's request, valid until completed.
+    let r = unsafe { &mut *req };
+    s.event(format!("direct {:#x}", r.oid()));
+    let st = handle_oid(s, r, &cfg);
+    if cfg.oid_pending {
+        let (h, rq, wrong) = (
+            s.adapter() as usize,
+            req as usize,
+            cfg.direct_wrong_completion,
+        );
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            let (h, rq) = (h as n::NDIS_HANDLE, rq as n::PNDIS_OID_REQUEST);
+            if wrong {
+                // SAFETY: the adapter handle and the pending request.
+                unsafe { n::NdisMOidRequestComplete(h, rq, st) };
+            } else {
+                // SAFETY: the adapter handle and the pending request.
+                unsafe { n::NdisMDirectOidRequestComplete(h, rq, st) };
+            }
+        });
+        return n::NDIS_STATUS_PENDING;
+    }
+    st
+}
+
+unsafe extern "system" fn cancel_direct_oid(ctx: n::NDIS_HANDLE, _id: n::PVOID) {
+    shared_of(ctx).event("CancelDirectOid");
+}
+
+unsafe extern "system" fn synchronous_oid_request(
+    ctx: n::NDIS_HANDLE,
+    req: n::PNDIS_OID_REQUEST,
+) -> n::NDIS_STATUS {
+    let s = shared_of(ctx);
+    let cfg = s.cfg();
+    // SAFETY: NDIS's request, valid for the call.
+    let r = unsafe { &mut *req };
+    s.event(format!("synchronous {:#x}", r.oid()));
+    if cfg.oid_pending {
+        return n::NDIS_STATUS_PENDING;
+    }
+    handle_oid(s, r, &cfg)
+}
+
+/// A vendor method OID of the test miniport: MethodId 7 answers the input reversed.
+pub const OID_TEST_REVERSE: n::NDIS_OID = 0xFF01_0001;
+
 fn handle_oid(s: &Shared, r: &mut n::NDIS_OID_REQUEST, cfg: &Cfg) -> n::NDIS_STATUS {
     let oid = r.oid();
     match r.RequestType {
@@ -854,6 +919,25 @@ fn handle_oid(s: &Shared, r: &mut n::NDIS_OID_REQUEST, cfg: &Cfg) -> n::NDIS_STA
                 }
                 _ => n::NDIS_STATUS_NOT_SUPPORTED,
             }
+        }
+        n::NdisRequestMethod if oid == OID_TEST_REVERSE => {
+            // SAFETY: method view of a method request.
+            let m = unsafe { &mut r.DATA.METHOD_INFORMATION };
+            if m.MethodId != 7 {
+                return n::NDIS_STATUS_INVALID_PARAMETER;
+            }
+            let n_in = m.InputBufferLength as usize;
+            if (m.OutputBufferLength as usize) < n_in {
+                m.BytesNeeded = n_in as u32;
+                return n::NDIS_STATUS_BUFFER_TOO_SHORT;
+            }
+            let buf = m.InformationBuffer.cast::<u8>();
+            // SAFETY: the in/out buffer holds max(input, output) bytes.
+            let v = unsafe { std::slice::from_raw_parts_mut(buf, n_in) };
+            v.reverse();
+            m.BytesRead = n_in as u32;
+            m.BytesWritten = n_in as u32;
+            n::NDIS_STATUS_SUCCESS
         }
         _ => n::NDIS_STATUS_NOT_SUPPORTED,
     }
