@@ -1,6 +1,6 @@
 //! CPU accounting of the miniport: call counts and thread CPU time spent inside each handler.
 //!
-//! Every call into the driver is wrapped ([`crate::ndis::Ndis::call_driver`]): the thread's CPU
+//! Every call into the driver is wrapped (`Ndis::call_driver`): the thread's CPU
 //! clock is read before and after; time spent in nested driver calls (e.g. ProcessSGList inside
 //! Send) and in the protocol side reached through NDIS (receive indications, send completions)
 //! is subtracted, so the per-handler figures add up to the miniport's own CPU time and benches

@@ -6,7 +6,8 @@
 //! h.initialize()?;                      // MiniportInitializeEx with the PCI resources
 //! h.bind()?;                            // the OIDs TCP/IP issues when it binds
 //! h.restart()?;                         // MiniportRestart → Running
-//! h.send(vec![h.nbl(&NblSpec::frames(&[&frame]))?])?;
+//! let nbl = h.nbl(&NblSpec::frames(&[&frame]))?;
+//! h.send(vec![nbl])?;
 //! let done = h.wait_completions(1, Duration::from_secs(1));
 //! let rx = h.recv(Duration::from_secs(1));
 //! h.pause()?; h.halt()?; h.unload()?;   // with leak checks at Halt and Unload
