@@ -417,6 +417,22 @@ fn ndism_remove_miniport_makes_ndis_pause_and_halt_the_adapter_as_failed() {
 }
 
 #[test]
+fn ndism_reset_miniport_makes_ndis_call_reset_from_a_worker() {
+    let (entry, s) = driver(Cfg::default());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.up(entry).unwrap();
+    // SAFETY: the adapter handle, at PASSIVE_LEVEL.
+    unsafe { n::NdisMResetMiniport(s.adapter()) };
+    let start = std::time::Instant::now();
+    while !s.events().iter().any(|e| e == "Reset") && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(h.wait_idle(Duration::from_secs(5)));
+    assert!(s.events().iter().any(|e| e == "Reset"));
+    assert_eq!(h.state(), AdapterState::Running);
+}
+
+#[test]
 fn shutdown_power_off_runs_at_passive_and_bugcheck_shutdown_at_high_level() {
     let (entry, s) = driver(Cfg::default());
     let (mut h, _bus) = Harness::fake(fake(), registry());
