@@ -1,0 +1,2 @@
+//! `netkvm-e2e demo|bench`: placeholder until the runners exist.
+fn main() {}

@@ -1,0 +1,144 @@
+//! The stand-in's port to the real miniport: NBLs through ndis-emu's protocol-side API
+//! (`MiniportSendNetBufferLists`, completions), indications through its receive callback.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use ndis_emu::{AdapterState, Harness, NbSpec, NblSpec, RxNbl};
+use ndis_sys as n;
+
+use crate::shape::{self, slot, RxInfo, TxKind, TxStats, WinTx};
+use crate::standin::{Port, RxItem, RxQueue};
+
+/// Unused bytes before the data in the first MDL of every send (Windows's stack leaves
+/// backfill for lower layers; the miniport must honour `CurrentMdlOffset`).
+pub const BACKFILL: usize = 32;
+
+/// A [`Harness`] that may move between threads.
+pub struct SendHarness(pub Harness);
+
+// SAFETY: Harness is !Send only because it holds raw pointers into its own heap data (the
+// registry-path UNICODE_STRING and the NBLs it built); nothing in it is tied to the creating
+// thread: every driving method first attaches the calling thread to the emulator (`enter`).
+// Access is serialised by the Mutex in NdisPort.
+unsafe impl Send for SendHarness {}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The real miniport in ndis-emu as a stand-in [`Port`].
+pub struct NdisPort {
+    h: Mutex<SendHarness>,
+    /// LSO sends in flight: NBL id → how they were shaped (completion info check).
+    lso: Mutex<HashMap<u64, TxKind>>,
+    /// NBLs that could not be built (DMA memory exhausted).
+    pub build_failures: AtomicU64,
+}
+
+impl NdisPort {
+    /// Wraps a harness whose adapter is up.
+    pub fn new(h: Harness) -> Arc<NdisPort> {
+        Arc::new(NdisPort {
+            h: Mutex::new(SendHarness(h)),
+            lso: Mutex::new(HashMap::new()),
+            build_failures: AtomicU64::new(0),
+        })
+    }
+
+    /// Locks the harness for the test thread (OIDs, lifecycle).
+    pub fn harness(&self) -> MutexGuard<'_, SendHarness> {
+        lock(&self.h)
+    }
+
+    /// Routes indications to `q`: the emulator calls this on the indicating (DPC) thread; it
+    /// copies and queues, the stand-in's writer does the rest. Capture is turned off so the
+    /// emulator keeps no copies.
+    pub fn connect_rx(&self, q: Arc<RxQueue>) {
+        let mut g = lock(&self.h);
+        g.0.set_receive_capture(false);
+        g.0.set_receive_callback(Some(Arc::new(move |r: &RxNbl| {
+            q.push(RxItem {
+                frames: r.frames.clone(),
+                info: RxInfo::from_slots(&r.info, r.receive_flags),
+            });
+        })));
+    }
+
+    /// Detaches the receive callback.
+    pub fn disconnect_rx(&self) {
+        lock(&self.h).0.set_receive_callback(None);
+    }
+}
+
+impl Port for NdisPort {
+    fn send(&self, batch: &mut Vec<WinTx>, st: &TxStats) {
+        let mut g = lock(&self.h);
+        let h = &mut g.0;
+        // Windows's stack does not send to a paused or halted adapter.
+        if !matches!(h.state(), AdapterState::Running) {
+            st.not_running
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            batch.clear();
+            return;
+        }
+        let mut nbls = Vec::with_capacity(batch.len());
+        let mut lso = Vec::new();
+        for w in batch.drain(..) {
+            let spec = NblSpec {
+                nbs: vec![NbSpec {
+                    data: w.frame,
+                    splits: w.splits,
+                    backfill: BACKFILL,
+                    dma: true,
+                }],
+                info: w.info,
+                nbl_flags: 0,
+            };
+            match h.nbl(&spec) {
+                Ok(p) => {
+                    if matches!(w.kind, TxKind::LsoV1(_) | TxKind::LsoV2) {
+                        lso.push((p.id(), w.kind));
+                    }
+                    nbls.push(p);
+                }
+                Err(_) => {
+                    self.build_failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        if !lso.is_empty() {
+            lock(&self.lso).extend(lso);
+        }
+        if !nbls.is_empty() {
+            let n = nbls.len() as u64;
+            if h.send(nbls).is_err() {
+                st.not_running.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn reap(&self, st: &TxStats) -> usize {
+        let mut g = lock(&self.h);
+        let done = g.0.wait_completions(0, Duration::ZERO);
+        if !done.is_empty() {
+            let mut lso = lock(&self.lso);
+            for c in &done {
+                st.completed.fetch_add(1, Ordering::Relaxed);
+                if c.status != n::NDIS_STATUS_SUCCESS {
+                    st.completed_failed.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Some(kind) = lso.remove(&c.nbl.id()) {
+                    if c.status == n::NDIS_STATUS_SUCCESS
+                        && !shape::lso_completion_ok(kind, c.nbl.info(slot::LSO))
+                    {
+                        st.bad_lso_completion.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        g.0.outstanding_sends()
+    }
+}

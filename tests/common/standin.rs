@@ -1,0 +1,466 @@
+//! The Windows-stack stand-in's engine: two threads around the guest namespace's TAP.
+//!
+//! * **send thread** — waits (poll, no spinning) for frames the guest kernel transmits, reads a
+//!   batch of up to [`TX_BATCH`], shapes each as Windows's stack would ([`shape::shape_tx`]) for
+//!   the miniport's current offloads, hands the batch to the [`Port`] as one NBL chain and
+//!   reaps completions.
+//! * **receive thread** — the port pushes indicated NBLs into [`RxQueue`] (from the miniport's
+//!   DPC, so that side only copies and queues); this thread verifies every claim
+//!   ([`shape::rx_to_tap`]) and writes the frames to the TAP.
+//!
+//! The port is whatever sits between the stand-in and the virtio rings: the real miniport in
+//! ndis-emu ([`crate::ndis_port::NdisPort`]) or the pass-through ceiling
+//! ([`crate::passthrough::PassPort`]).
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use testbed::tap::{VnetHdr, TUNSETOFFLOAD, VNET_HDR_LEN};
+use testbed::GuestTap;
+
+use crate::shape::{self, RxInfo, RxStats, RxVerdict, TxOffloads, TxStats, WinTx};
+
+/// Frames read from the TAP per send batch (one NBL chain). Below a typical ring size so the
+/// device never drains completely between batches (qemu-testbed recipe §11).
+pub const TX_BATCH: usize = 64;
+/// Indications queued for the TAP writer before new ones are dropped (and counted).
+pub const RX_QUEUE_MAX: usize = 8192;
+
+/// The miniport side of the stand-in.
+pub trait Port: Send + Sync + 'static {
+    /// Sends `batch` (drained) as one chain. Counts what it could not send in `st`.
+    fn send(&self, batch: &mut Vec<WinTx>, st: &TxStats);
+    /// Collects finished sends without blocking; returns how many are still outstanding.
+    fn reap(&self, st: &TxStats) -> usize;
+}
+
+/// One indicated NBL: its NET_BUFFERs' frames and per-NBL info.
+#[derive(Debug)]
+pub struct RxItem {
+    /// Frames (one per NET_BUFFER).
+    pub frames: Vec<Vec<u8>>,
+    /// Info.
+    pub info: RxInfo,
+}
+
+struct RxQ {
+    items: VecDeque<RxItem>,
+    sleeping: bool,
+}
+
+/// Where a port delivers indications (cheap to call from a DPC: a lock, a push, rarely a wake).
+pub struct RxQueue {
+    q: Mutex<RxQ>,
+    cv: Condvar,
+    stop: AtomicBool,
+    /// Indications dropped because the queue was full.
+    pub dropped: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl RxQueue {
+    fn new() -> Self {
+        RxQueue {
+            q: Mutex::new(RxQ {
+                items: VecDeque::new(),
+                sleeping: false,
+            }),
+            cv: Condvar::new(),
+            stop: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Queues one indication.
+    pub fn push(&self, item: RxItem) {
+        let wake = {
+            let mut g = lock(&self.q);
+            if g.items.len() >= RX_QUEUE_MAX {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            g.items.push_back(item);
+            std::mem::replace(&mut g.sleeping, false)
+        };
+        if wake {
+            self.cv.notify_one();
+        }
+    }
+
+    fn take(&self, out: &mut Vec<RxItem>) -> bool {
+        let mut g = lock(&self.q);
+        loop {
+            if !g.items.is_empty() {
+                out.extend(g.items.drain(..));
+                return true;
+            }
+            if self.stop.load(Ordering::SeqCst) {
+                return false;
+            }
+            g.sleeping = true;
+            g = self
+                .cv
+                .wait_timeout(g, Duration::from_millis(200))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Indications waiting for the writer.
+    pub fn len(&self) -> usize {
+        lock(&self.q).items.len()
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+struct Shared {
+    fd: OwnedFd,
+    stop_fd: OwnedFd,
+    stop: AtomicBool,
+    tx: TxStats,
+    rx: RxStats,
+    offloads: Mutex<TxOffloads>,
+    mtu: AtomicUsize,
+    errors: Mutex<Vec<String>>,
+    /// Send-thread wakeups (poll returns): batching visibility for the bench.
+    tx_wakeups: AtomicU64,
+    /// Receive-thread wakeups.
+    rx_wakeups: AtomicU64,
+}
+
+/// A running stand-in (stops on drop).
+pub struct Standin {
+    sh: Arc<Shared>,
+    rxq: Arc<RxQueue>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+fn dup(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a descriptor the caller keeps open; the result is a new
+    // descriptor we own.
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `n` is a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd with valid flags; the result is a new descriptor we own.
+    let n = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+fn set_tun_offloads(fd: RawFd, flags: u32) -> io::Result<()> {
+    // SAFETY: TUNSETOFFLOAD takes its flags by value.
+    if unsafe { libc::ioctl(fd, TUNSETOFFLOAD, flags as libc::c_ulong) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+impl Standin {
+    /// Starts the stand-in on `tap` (its descriptor is duplicated; the TAP itself stays with
+    /// the testbed) with `port` and the initial offloads; `mtu` is the guest TAP's L3 MTU.
+    /// Returns the stand-in and the queue the port must push indications into.
+    pub fn start(
+        tap: &GuestTap,
+        port: Arc<dyn Port>,
+        offloads: TxOffloads,
+        mtu: usize,
+    ) -> io::Result<Standin> {
+        let sh = Arc::new(Shared {
+            fd: dup(tap.as_raw_fd())?,
+            stop_fd: eventfd()?,
+            stop: AtomicBool::new(false),
+            tx: TxStats::default(),
+            rx: RxStats::default(),
+            offloads: Mutex::new(offloads),
+            mtu: AtomicUsize::new(mtu),
+            errors: Mutex::new(Vec::new()),
+            tx_wakeups: AtomicU64::new(0),
+            rx_wakeups: AtomicU64::new(0),
+        });
+        set_tun_offloads(sh.fd.as_raw_fd(), offloads.tun_flags())?;
+        let rxq = Arc::new(RxQueue::new());
+        let mut threads = Vec::new();
+        {
+            let sh = sh.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("standin-tx".into())
+                    .spawn(move || tx_loop(&sh, &*port))?,
+            );
+        }
+        {
+            let sh = sh.clone();
+            let q = rxq.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("standin-rx".into())
+                    .spawn(move || rx_loop(&sh, &q))?,
+            );
+        }
+        Ok(Standin { sh, rxq, threads })
+    }
+
+    /// The queue ports push indications into.
+    pub fn rx_queue(&self) -> Arc<RxQueue> {
+        self.rxq.clone()
+    }
+
+    /// Applies new offloads: the guest TAP's `TUNSETOFFLOAD` and the shaping rules.
+    pub fn set_offloads(&self, o: TxOffloads) -> io::Result<()> {
+        *lock(&self.sh.offloads) = o;
+        set_tun_offloads(self.sh.fd.as_raw_fd(), o.tun_flags())
+    }
+
+    /// Offloads in use.
+    pub fn offloads(&self) -> TxOffloads {
+        *lock(&self.sh.offloads)
+    }
+
+    /// Changes the MTU used for the oversize count.
+    pub fn set_mtu(&self, mtu: usize) {
+        self.sh.mtu.store(mtu, Ordering::Relaxed);
+    }
+
+    /// Send counters.
+    pub fn tx_stats(&self) -> shape::TxSnap {
+        self.sh.tx.snapshot()
+    }
+
+    /// Receive counters.
+    pub fn rx_stats(&self) -> shape::RxSnap {
+        self.sh.rx.snapshot()
+    }
+
+    /// `(send-thread wakeups, receive-thread wakeups)`.
+    pub fn wakeups(&self) -> (u64, u64) {
+        (
+            self.sh.tx_wakeups.load(Ordering::Relaxed),
+            self.sh.rx_wakeups.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Errors the threads recorded (a panic in the port, TAP errors).
+    pub fn errors(&self) -> Vec<String> {
+        lock(&self.sh.errors).clone()
+    }
+
+    /// Stops both threads and waits for them.
+    pub fn stop(&mut self) {
+        self.sh.stop.store(true, Ordering::SeqCst);
+        self.rxq.stop.store(true, Ordering::SeqCst);
+        let one: u64 = 1;
+        // SAFETY: an 8-byte write from a live u64 to our eventfd.
+        unsafe { libc::write(self.sh.stop_fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        self.rxq.cv.notify_all();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Standin {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn record(sh: &Shared, msg: String) {
+    eprintln!("stand-in: {msg}");
+    let mut e = lock(&sh.errors);
+    if e.len() < 64 {
+        e.push(msg);
+    }
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into())
+}
+
+/// Waits until the TAP is readable or the stop event fires (or `ms` passes).
+fn wait_readable(sh: &Shared, ms: i32) -> bool {
+    let mut p = [
+        libc::pollfd {
+            fd: sh.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: sh.stop_fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    // SAFETY: poll on two live pollfds.
+    let n = unsafe { libc::poll(p.as_mut_ptr(), 2, ms) };
+    n > 0 && p[0].revents & libc::POLLIN != 0
+}
+
+/// Reads one `[vnet header | frame]` without blocking: header and frame length.
+fn read_frame(
+    fd: RawFd,
+    hdr: &mut [u8; VNET_HDR_LEN],
+    buf: &mut [u8],
+) -> io::Result<Option<usize>> {
+    let iov = [
+        libc::iovec {
+            iov_base: hdr.as_mut_ptr().cast(),
+            iov_len: VNET_HDR_LEN,
+        },
+        libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        },
+    ];
+    loop {
+        // SAFETY: readv into two live, writable buffers described by `iov`.
+        let n = unsafe { libc::readv(fd, iov.as_ptr(), 2) };
+        if n >= 0 {
+            return Ok(Some((n as usize).saturating_sub(VNET_HDR_LEN)));
+        }
+        let e = io::Error::last_os_error();
+        match e.kind() {
+            io::ErrorKind::WouldBlock => return Ok(None),
+            io::ErrorKind::Interrupted => continue,
+            _ => return Err(e),
+        }
+    }
+}
+
+fn tx_loop(sh: &Shared, port: &dyn Port) {
+    let mut hdr = [0u8; VNET_HDR_LEN];
+    let mut buf = vec![0u8; 65536 + 64];
+    let mut batch: Vec<WinTx> = Vec::with_capacity(TX_BATCH * 2);
+    let mut outstanding = 0usize;
+    while !sh.stop.load(Ordering::SeqCst) {
+        // With sends in flight, come back soon to reap their completions.
+        let ms = if outstanding > 0 { 2 } else { 500 };
+        let readable = wait_readable(sh, ms);
+        sh.tx_wakeups.fetch_add(1, Ordering::Relaxed);
+        if sh.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        if readable {
+            let off = *lock(&sh.offloads);
+            let mut frames = 0;
+            while frames < TX_BATCH {
+                match read_frame(sh.fd.as_raw_fd(), &mut hdr, &mut buf) {
+                    Ok(Some(n)) => {
+                        frames += 1;
+                        sh.tx.tap_frames.fetch_add(1, Ordering::Relaxed);
+                        sh.tx.tap_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                        let h = VnetHdr::from_bytes(&hdr).unwrap_or_default();
+                        shape::shape_tx(&h, buf[..n].to_vec(), &off, &mut batch, &sh.tx);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        record(sh, format!("TAP read: {e}"));
+                        std::thread::sleep(Duration::from_millis(10));
+                        break;
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                sh.tx.nbls.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    port.send(&mut batch, &sh.tx)
+                }));
+                if let Err(p) = r {
+                    record(sh, format!("send: {}", panic_text(&*p)));
+                    batch.clear();
+                    return;
+                }
+            }
+        }
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| port.reap(&sh.tx))) {
+            Ok(n) => outstanding = n,
+            Err(p) => {
+                record(sh, format!("reap: {}", panic_text(&*p)));
+                return;
+            }
+        }
+    }
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| port.reap(&sh.tx)));
+}
+
+fn write_frame(fd: RawFd, h: &VnetHdr, frame: &[u8]) -> io::Result<()> {
+    let hb = h.to_bytes();
+    let iov = [
+        libc::iovec {
+            iov_base: hb.as_ptr() as *mut libc::c_void,
+            iov_len: hb.len(),
+        },
+        libc::iovec {
+            iov_base: frame.as_ptr() as *mut libc::c_void,
+            iov_len: frame.len(),
+        },
+    ];
+    loop {
+        // SAFETY: writev from two live buffers described by `iov`.
+        let n = unsafe { libc::writev(fd, iov.as_ptr(), 2) };
+        if n >= 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+fn rx_loop(sh: &Shared, q: &RxQueue) {
+    let mut items = Vec::new();
+    while q.take(&mut items) {
+        sh.rx_wakeups.fetch_add(1, Ordering::Relaxed);
+        let mtu = sh.mtu.load(Ordering::Relaxed);
+        for mut it in items.drain(..) {
+            sh.rx.nbls.fetch_add(1, Ordering::Relaxed);
+            if it.info.receive_flags & shape::RECEIVE_FLAGS_RESOURCES != 0 {
+                sh.rx.resources.fetch_add(1, Ordering::Relaxed);
+            }
+            let nbs = it.frames.len();
+            for f in it.frames.iter_mut() {
+                match shape::rx_to_tap(f, &it.info, nbs, mtu, &sh.rx) {
+                    RxVerdict::Deliver(h) => match write_frame(sh.fd.as_raw_fd(), &h, f) {
+                        Ok(()) => {
+                            sh.rx.tap_frames.fetch_add(1, Ordering::Relaxed);
+                            if h.gso_type != 0 {
+                                sh.rx.tap_gso.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Err(e) => {
+                            let n = sh.rx.tap_errors.fetch_add(1, Ordering::Relaxed);
+                            if n < 4 {
+                                record(sh, format!("TAP write of {} bytes ({h:?}): {e}", f.len()));
+                            }
+                        }
+                    },
+                    RxVerdict::Drop => {}
+                }
+            }
+        }
+    }
+}
