@@ -3,11 +3,11 @@
 //! (crate::adapter) creates it, attaches it to the device, pushes configuration into it and calls it from
 //! the NDIS handlers listed below; it owns nothing of the datapath's memory.
 //!
-//! STATUS: this file is the interface the control plane was written against, with minimal honest bodies:
-//! queues are created and torn down for real (so device bring-up, vectors and reset are exercised), but no
-//! receive buffer is posted and every send is completed with `NDIS_STATUS_FAILURE` and a log line
-//! ("datapath not built"). Helper "datapath" (issue 6) replaces the bodies; the signatures and the contract
-//! below are what the control plane relies on — changing them is a change to both sides.
+//! The implementation lives in the submodules: [`tx`] (send path), [`rx`] (receive path), [`steer`] (RSS
+//! steering and transmit queue selection), [`config`] (configuration snapshots), [`filter`] (software
+//! receive filter), [`stats`] (per-queue counters), [`mem`] (DMA memory), [`nbl`] (every raw NDIS
+//! structure access). The signatures and the contract below are what the control plane relies on —
+//! changing them is a change to both sides.
 //!
 //! # Contract
 //!
@@ -76,20 +76,35 @@
 //! [`Datapath::stats`] returns a snapshot summed over all pairs (NDIS_STATISTICS_INFO + RSC counters); the
 //! control plane answers OID_GEN_STATISTICS, the OID_GEN_* counters and OID_TCP_RSC_STATISTICS from it.
 
+mod config;
+mod filter;
+mod mem;
+mod nbl;
+mod rx;
+mod stats;
+mod steer;
+#[cfg(test)]
+mod test_stubs;
+mod tx;
+
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use ndis_sys as n;
-use netkvm_core::offload::{NdisVersion, OffloadState, RxBufferLayout};
+use netkvm_core::offload::{Features as CoreFeatures, NdisVersion, OffloadState, RxBufferLayout};
 use netkvm_core::params::PriorityVlan;
 use netkvm_core::rss::HashTypes;
-use netkvm_virtio::queue::{QueueConfig, SplitQueue};
 use netkvm_virtio::{Features, PciTransport, QueueError, QueueSetupError};
 
 use crate::device::hal::NdisHal;
 use crate::interrupt::InterruptHandle;
 use crate::log;
-use crate::sync::SpinLock;
+
+use config::SharedConfig;
+use nbl::NblList;
+use rx::{RxParams, RxQueue};
+use steer::Steering;
+use tx::{TxParams, TxQueue};
 
 /// Largest multicast list ([`RxFilter::multicast`]); `OID_802_3_MAXIMUM_LIST_SIZE`.
 pub const MAX_MULTICAST: usize = 32;
@@ -394,10 +409,10 @@ pub struct ProcessOutcome {
     pub fault: Option<DatapathFault>,
 }
 
-/// One queue pair's virtqueues (stub: created and torn down, not used for traffic yet).
+/// One queue pair.
 struct Pair {
-    rx: SpinLock<Option<SplitQueue<NdisHal, u32>>>,
-    tx: SpinLock<Option<SplitQueue<NdisHal, u32>>>,
+    rx: RxQueue,
+    tx: TxQueue,
 }
 
 /// The datapath of one adapter: every queue pair plus shared configuration.
@@ -406,53 +421,65 @@ pub struct Datapath {
     params: DatapathParams,
     pairs: Vec<Pair>,
     gate: AtomicU8,
-    /// NBLs owned by the datapath (given by `send`, or indicated and not yet returned).
-    outstanding: AtomicUsize,
-    filter: SpinLock<Option<RxFilter>>,
-    offload: SpinLock<Option<OffloadState>>,
-    rss: SpinLock<RssMode>,
-    link_up: core::sync::atomic::AtomicBool,
-}
-
-/// Ring size the stub asks for when the registry leaves it open: the device may offer less.
-const RING_SIZE_FALLBACK: u16 = 256;
-
-fn ring_max(capacity: u16) -> u16 {
-    if capacity == 0 {
-        RING_SIZE_FALLBACK
-    } else {
-        capacity
-    }
+    link_up: AtomicBool,
+    shared: SharedConfig,
+    steering: Steering,
 }
 
 impl Datapath {
-    /// Allocates the host-side resources of `params.pairs` pairs (PASSIVE_LEVEL). No virtqueue is created
-    /// yet (see [`Datapath::attach`]).
+    /// Allocates the host-side resources of `params.pairs` pairs (PASSIVE_LEVEL): per-queue state, the
+    /// Toeplitz tables and RSC engines, the steering lists. Buffers, slots and NBL pools come with the
+    /// first [`Datapath::attach`], when the ring sizes are known.
     pub fn new(env: DatapathEnv, params: &DatapathParams) -> Result<Self, DatapathError> {
         let count = usize::from(params.pairs);
         if count == 0 || count > MAX_PAIRS {
             return Err(DatapathError::BadParams);
         }
+        let negotiated = CoreFeatures::from_bits_retain(params.negotiated.bits());
+        let rx_cfg = config::rx_config(None, negotiated, params.mtu, None);
         let mut pairs = Vec::new();
         pairs
             .try_reserve_exact(count)
             .map_err(|_| DatapathError::NoMemory)?;
-        for _ in 0..count {
-            pairs.push(Pair {
-                rx: SpinLock::new(None),
-                tx: SpinLock::new(None),
-            });
+        for j in 0..params.pairs {
+            let rx = RxQueue::new(
+                RxParams {
+                    pair: j,
+                    miniport: env.miniport,
+                    hal: env.hal,
+                    hdr_len: params.hdr_len,
+                    layout: params.rx_layout,
+                    capacity: params.rx_capacity,
+                    negotiated,
+                    mtu: params.mtu,
+                    min_percent: params.min_rx_buffer_percent,
+                },
+                rx_cfg,
+            )?;
+            let tx = TxQueue::new(TxParams {
+                pair: j,
+                miniport: env.miniport,
+                dma: env.dma,
+                sg_size: env.sg_list_size,
+                hal: env.hal,
+                hdr_len: params.hdr_len,
+                capacity: params.tx_capacity,
+                negotiated,
+                mtu: params.mtu,
+                ndis: params.ndis,
+                indirect: params.negotiated.contains(Features::INDIRECT_DESC),
+            })?;
+            pairs.push(Pair { rx, tx });
         }
+        let steering = Steering::new(env.interrupt, params.pairs).ok_or(DatapathError::NoMemory)?;
         Ok(Datapath {
             env,
             params: *params,
             pairs,
             gate: AtomicU8::new(Gate::Paused as u8),
-            outstanding: AtomicUsize::new(0),
-            filter: SpinLock::new(None),
-            offload: SpinLock::new(None),
-            rss: SpinLock::new(RssMode::Disabled),
-            link_up: core::sync::atomic::AtomicBool::new(false),
+            link_up: AtomicBool::new(true),
+            shared: SharedConfig::new(),
+            steering,
         })
     }
 
@@ -477,78 +504,55 @@ impl Datapath {
         if vectors.len() != self.pairs.len() {
             return Err(DatapathError::BadParams);
         }
-        let indirect = self.params.negotiated.contains(Features::INDIRECT_DESC);
-        for (j, (pair, v)) in self.pairs.iter().zip(vectors).enumerate() {
-            let j16 = j as u16;
-            let rx_cfg = QueueConfig {
-                max_size: ring_max(self.params.rx_capacity),
-                indirect_max: 0,
-                indirect_min: 2,
-                event_idx: false,
-            };
-            let tx_cfg = QueueConfig {
-                max_size: ring_max(self.params.tx_capacity),
-                indirect_max: if indirect { 32 } else { 0 },
-                indirect_min: 2,
-                event_idx: false,
-            };
-            // SAFETY: the queues are dropped only by `detach`, whose contract is that the device was reset.
-            let rx = unsafe { transport.create_split_queue::<u32>(2 * j16, rx_cfg, v.rx) };
-            let rx = match rx {
-                Ok(q) => q,
-                Err(error) => {
-                    self.drop_queues();
-                    return Err(DatapathError::Queue {
-                        pair: j16,
-                        rx: true,
-                        error,
-                    });
-                }
-            };
-            *pair.rx.lock() = Some(rx);
-            // SAFETY: as above.
-            let tx = unsafe { transport.create_split_queue::<u32>(2 * j16 + 1, tx_cfg, v.tx) };
-            match tx {
-                Ok(q) => *pair.tx.lock() = Some(q),
-                Err(error) => {
-                    self.drop_queues();
-                    return Err(DatapathError::Queue {
-                        pair: j16,
-                        rx: false,
-                        error,
-                    });
-                }
+        for (p, v) in self.pairs.iter().zip(vectors) {
+            let r =
+                p.rx.attach(transport, v.rx)
+                    .and_then(|()| p.tx.attach(transport, v.tx));
+            if let Err(e) = r {
+                log!(Error, "datapath attach: {:?}", e);
+                // The device has not seen DRIVER_OK: nothing was used, taking the queues back is safe.
+                self.detach(n::NDIS_STATUS_RESET_IN_PROGRESS);
+                return Err(e);
             }
         }
         Ok(())
     }
 
-    fn drop_queues(&self) {
-        for p in &self.pairs {
-            // Taken out under the lock, dropped (DMA freed) after it: freeing is PASSIVE-only.
-            let rx = p.rx.lock().take();
-            let tx = p.tx.lock().take();
-            drop(rx);
-            drop(tx);
-        }
-    }
-
     /// After the device was reset (or is gone): takes every buffer back from the rings, completes the sends
-    /// that were in the rings or queued with `status`, and releases or keeps the virtqueues for the next
-    /// [`Datapath::attach`] (PASSIVE_LEVEL).
+    /// that were in the rings or queued with `status`, and releases the virtqueues; buffers, slots and NBLs
+    /// are kept for the next [`Datapath::attach`] (PASSIVE_LEVEL).
     pub fn detach(&self, status: n::NDIS_STATUS) {
-        self.abort_all(status);
-        self.drop_queues();
+        for p in &self.pairs {
+            p.tx.detach(status);
+            p.rx.detach();
+        }
+        self.recycle_steered();
     }
 
     /// Starts traffic after DRIVER_OK: opens the gate, kicks the receive queues.
     pub fn start(&self) {
         self.set_gate(Gate::Running);
+        for p in &self.pairs {
+            p.rx.kick();
+        }
     }
 
-    /// Sets the gate (any IRQL <= DISPATCH).
+    /// Sets the gate (any IRQL <= DISPATCH). Closing it completes every send not yet in a ring with the
+    /// gate's status (in-ring sends complete through the device, or now if the device is gone) and takes
+    /// back receives waiting on steering lists.
     pub fn set_gate(&self, gate: Gate) {
         self.gate.store(gate as u8, Ordering::Release);
+        if gate == Gate::Running {
+            for p in &self.pairs {
+                p.tx.set_closed(None, false);
+            }
+            return;
+        }
+        let abandon = matches!(gate, Gate::Removed | Gate::Failed);
+        for p in &self.pairs {
+            p.tx.set_closed(Some(gate.send_status()), abandon);
+        }
+        self.recycle_steered();
     }
 
     /// The current gate.
@@ -558,7 +562,9 @@ impl Datapath {
 
     /// Whether every sent NBL has been completed and every indicated NBL returned.
     pub fn is_drained(&self) -> bool {
-        self.outstanding.load(Ordering::Acquire) == 0
+        self.pairs
+            .iter()
+            .all(|p| p.tx.owned() == 0 && p.rx.held() == 0)
     }
 
     /// `MiniportSendNetBufferLists` for the adapter.
@@ -567,80 +573,236 @@ impl Datapath {
     /// `nbls` is the NBL chain NDIS passed (owned by the miniport until completed); `flags` are its
     /// `SendFlags`.
     pub unsafe fn send(&self, nbls: n::PNET_BUFFER_LIST, _port: n::NDIS_PORT_NUMBER, flags: u32) {
+        if nbls.is_null() {
+            return;
+        }
+        let dispatch = flags & n::NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0;
         let gate = self.gate();
-        let status = if gate == Gate::Running {
-            log!(Trace, "send: datapath not built");
-            n::NDIS_STATUS_FAILURE
+        let refuse = if gate != Gate::Running {
+            Some(gate.send_status())
+        } else if !self.link_up.load(Ordering::Acquire) {
+            Some(n::NDIS_STATUS_MEDIA_DISCONNECTED)
         } else {
-            gate.send_status()
+            None
         };
-        // SAFETY: forwarded contract.
-        unsafe { complete_chain(self.env.miniport, nbls, status, flags) };
+        if let Some(status) = refuse {
+            // SAFETY: the chain NDIS handed us, completed once.
+            unsafe { nbl::complete_chain(self.env.miniport, nbls, status, dispatch) };
+            return;
+        }
+        if self.pairs.len() == 1 {
+            let mut list = NblList::new();
+            // SAFETY: the chain is ours; `push` relinks after the iterator moved on.
+            for l in unsafe { n::NblChain::new(nbls) } {
+                // SAFETY: as above.
+                unsafe { list.push(l) };
+            }
+            if let Some(p) = self.pairs.first() {
+                // SAFETY: forwarded ownership of send NBLs.
+                unsafe { p.tx.send(list, &self.shared, dispatch) };
+            }
+            return;
+        }
+        let mut lists: [NblList; MAX_PAIRS] = [const { NblList::new() }; MAX_PAIRS];
+        // SAFETY: the chain is ours.
+        for l in unsafe { n::NblChain::new(nbls) } {
+            // SAFETY: an NBL of the chain.
+            let r = unsafe { &*l };
+            let (hash, ty) = (r.hash_value(), r.hash_info().hash_type());
+            let q = usize::from(self.steering.tx_queue(hash, ty));
+            if let Some(list) = lists.get_mut(q) {
+                // SAFETY: as above.
+                unsafe { list.push(l) };
+            }
+        }
+        for (p, list) in self.pairs.iter().zip(lists.iter_mut()) {
+            if !list.is_empty() {
+                // SAFETY: forwarded ownership of send NBLs.
+                unsafe { p.tx.send(list.take(), &self.shared, dispatch) };
+            }
+        }
     }
 
     /// `MiniportReturnNetBufferLists`.
     ///
     /// # Safety
     /// `nbls` is a chain of NBLs this datapath indicated.
-    pub unsafe fn return_nbls(&self, _nbls: n::PNET_BUFFER_LIST, _flags: u32) {}
+    pub unsafe fn return_nbls(&self, nbls: n::PNET_BUFFER_LIST, _flags: u32) {
+        let mut lists: [NblList; MAX_PAIRS] = [const { NblList::new() }; MAX_PAIRS];
+        // SAFETY: NDIS hands the chain back to us.
+        for l in unsafe { n::NblChain::new(nbls) } {
+            // SAFETY: a receive NBL of ours (caller).
+            let (_, owner) = unsafe { nbl::rx_tags(l) };
+            let pair = owner & 0xFFFF;
+            match (self.pairs.get(pair), lists.get_mut(pair)) {
+                (Some(p), Some(list)) if p.rx.owns(owner, l) => {
+                    // SAFETY: as above.
+                    unsafe { list.push(l) };
+                }
+                _ => log!(Error, "return of an NBL that is not ours: {:p}", l),
+            }
+        }
+        for (p, list) in self.pairs.iter().zip(lists.iter_mut()) {
+            if !list.is_empty() {
+                // SAFETY: NBLs this queue indicated, returned by NDIS.
+                unsafe { p.rx.take_back(list.take()) };
+            }
+        }
+    }
 
     /// `MiniportCancelSend`.
-    pub fn cancel_send(&self, _cancel_id: n::PVOID) {}
+    pub fn cancel_send(&self, cancel_id: n::PVOID) {
+        for p in &self.pairs {
+            p.tx.cancel(cancel_id);
+        }
+    }
 
-    /// Interrupt-time hook (DIRQL): the queue(s) of `pair` fired.
+    /// Interrupt-time hook (DIRQL): the queue(s) of `pair` fired. Nothing to do: interrupts are
+    /// suppressed by the DPC through the ring (no lock may be taken here).
     pub fn on_interrupt(&self, _pair: u16, _which: QueueKind) {}
 
-    /// DPC work of one pair (DISPATCH_LEVEL).
-    pub fn process(&self, pair: u16, _budget: u32) -> ProcessOutcome {
+    /// DPC work of one pair (DISPATCH_LEVEL): frames other processors steered here, TX completions and
+    /// posting of waiting sends, then receives (at most `budget` NBLs indicated).
+    pub fn process(&self, pair: u16, budget: u32) -> ProcessOutcome {
         let mut out = ProcessOutcome::default();
+        self.indicate_steered();
         let Some(p) = self.pairs.get(usize::from(pair)) else {
             return out;
         };
-        // The stub posts nothing, so a used entry can only be a device fault; pop to detect it.
-        for (lock, rx) in [(&p.rx, true), (&p.tx, false)] {
-            if let Some(q) = lock.lock().as_mut() {
-                if let Err(error) = q.pop_used() {
-                    out.fault = Some(DatapathFault { pair, rx, error });
-                }
-            }
+        if let Some(f) = p.tx.process(&self.shared) {
+            out.fault = Some(f);
+        }
+        let running = self.gate() == Gate::Running;
+        let r =
+            p.rx.process(&self.shared, &self.steering, running, budget.max(1));
+        out.more_work = r.more;
+        if out.fault.is_none() {
+            out.fault = r.fault;
         }
         out
     }
 
-    /// Completes every NBL the datapath owns outside the rings with `status` (surprise removal, reset).
-    pub fn abort_all(&self, _status: n::NDIS_STATUS) {}
+    /// Indicates what other processors steered to this one (DISPATCH_LEVEL).
+    fn indicate_steered(&self) {
+        let list = self.steering.take_local();
+        if list.is_empty() {
+            return;
+        }
+        if self.gate() != Gate::Running {
+            self.give_back(list);
+            return;
+        }
+        let count = list.len();
+        // SAFETY: built receive NBLs of this adapter (already counted as held by their queues);
+        // DISPATCH_LEVEL (DPC) as flagged.
+        unsafe {
+            n::NdisMIndicateReceiveNetBufferLists(
+                self.env.miniport,
+                list.head(),
+                0,
+                count,
+                n::NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL,
+            )
+        };
+    }
 
-    /// Statistics snapshot.
+    /// Takes back (to their queues) every receive NBL waiting on a steering list.
+    fn recycle_steered(&self) {
+        let list = self.steering.take_all();
+        self.give_back(list);
+    }
+
+    /// Returns never-indicated receive NBLs to their queues.
+    fn give_back(&self, list: NblList) {
+        if list.is_empty() {
+            return;
+        }
+        let head = list.head();
+        // SAFETY: receive NBLs of this datapath that NDIS never saw: the same as a return.
+        unsafe { self.return_nbls(head, 0) };
+    }
+
+    /// Completes every NBL the datapath owns outside the rings with `status` (surprise removal, reset);
+    /// when the device is gone (gate `Removed` / `Failed`) also those in the rings.
+    pub fn abort_all(&self, status: n::NDIS_STATUS) {
+        let abandon = matches!(self.gate(), Gate::Removed | Gate::Failed);
+        for p in &self.pairs {
+            p.tx.set_closed(Some(status), abandon);
+        }
+        if self.gate() == Gate::Running {
+            for p in &self.pairs {
+                p.tx.set_closed(None, false);
+            }
+        }
+        self.recycle_steered();
+    }
+
+    /// Statistics snapshot, summed over the pairs (NDIS_STATISTICS_INFO + RSC counters).
     pub fn stats(&self) -> DatapathStats {
-        DatapathStats::default()
+        let mut s = DatapathStats::default();
+        for p in &self.pairs {
+            stats::accumulate(&mut s, &p.rx.stats, &p.tx.stats);
+        }
+        s
     }
 
     /// Receive-filter state.
     pub fn set_rx_filter(&self, filter: &RxFilter) {
-        *self.filter.lock() = Some(*filter);
+        let f = *filter;
+        self.shared.update(|d| d.filter = Some(f));
     }
 
     /// Offload configuration (current NDIS config, encapsulation, RSC paths).
     pub fn set_offload(&self, offload: &OffloadState) {
-        *self.offload.lock() = Some(*offload);
+        let o = *offload;
+        self.shared.update(|d| d.offload = Some(o));
     }
 
     /// RSS configuration.
     pub fn set_rss(&self, rss: &RssSettings) {
-        *self.rss.lock() = rss.mode;
+        let r = *rss;
+        self.steering.set(&r);
+        self.shared.update(|d| d.rss = r);
     }
 
-    /// Link state (sends while down may complete with `NDIS_STATUS_MEDIA_DISCONNECTED`).
+    /// Link state (sends while down complete with `NDIS_STATUS_MEDIA_DISCONNECTED`).
     pub fn set_link(&self, up: bool) {
         self.link_up.store(up, Ordering::Release);
     }
 
-    /// Indicates every SCU the software RSC engine holds (before RSC is reported disabled).
-    pub fn flush_rsc(&self) {}
+    /// Indicates every SCU the software RSC engine holds (before RSC is reported disabled). The engine
+    /// never holds segments across DPCs; what remains is a DPC in flight that started before the new
+    /// configuration (waited for here) and NBLs waiting on steering lists (indicated now).
+    pub fn flush_rsc(&self) {
+        for p in &self.pairs {
+            p.rx.sync_dpc();
+        }
+        let list = self.steering.take_all();
+        if list.is_empty() {
+            return;
+        }
+        if self.gate() != Gate::Running {
+            self.give_back(list);
+            return;
+        }
+        let count = list.len();
+        let flags = if nbl::current_irql() == n::DISPATCH_LEVEL {
+            n::NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL
+        } else {
+            0
+        };
+        // SAFETY: built receive NBLs of this adapter (counted as held); flags match the IRQL.
+        unsafe {
+            n::NdisMIndicateReceiveNetBufferLists(self.env.miniport, list.head(), 0, count, flags)
+        };
+    }
 
-    /// Sends one frame built by the control plane (gratuitous ARP / IPv6 NS for GUEST_ANNOUNCE).
-    pub fn send_internal(&self, _frame: &[u8]) -> Result<(), DatapathError> {
-        Err(DatapathError::NotBuilt)
+    /// Sends one frame built by the control plane (gratuitous ARP / IPv6 NA for GUEST_ANNOUNCE).
+    pub fn send_internal(&self, frame: &[u8]) -> Result<(), DatapathError> {
+        match self.pairs.first() {
+            Some(p) => p.tx.send_internal(frame),
+            None => Err(DatapathError::NotAttached),
+        }
     }
 
     /// Receive buffers and transmit descriptors per queue (for the buffer-space OIDs).
@@ -655,46 +817,52 @@ impl Datapath {
     pub fn env(&self) -> &DatapathEnv {
         &self.env
     }
+
+    /// Receive buffers of pair `pair`: (total, free in the driver, posted to the ring); the rest are held
+    /// by NDIS. Diagnostics and tests.
+    pub fn rx_buffers(&self, pair: u16) -> Option<(usize, usize, usize)> {
+        self.pairs
+            .get(usize::from(pair))
+            .map(|p| p.rx.buffer_counts())
+    }
+
+    /// Transmit slots of pair `pair`: (total, free). Diagnostics and tests.
+    pub fn tx_slots(&self, pair: u16) -> Option<(usize, usize)> {
+        self.pairs
+            .get(usize::from(pair))
+            .map(|p| p.tx.slot_counts())
+    }
 }
 
-/// Completes a whole NBL chain with one status.
-///
-/// # Safety
-/// `nbls` is a chain owned by the miniport; `send_flags` the flags it was sent with.
-unsafe fn complete_chain(
-    miniport: n::NDIS_HANDLE,
-    nbls: n::PNET_BUFFER_LIST,
-    status: n::NDIS_STATUS,
-    send_flags: u32,
-) {
-    if nbls.is_null() {
-        return;
-    }
-    let mut nbl = nbls;
-    while !nbl.is_null() {
-        // SAFETY: `nbl` is an element of the chain we own until completion.
-        let r = unsafe { &mut *nbl };
-        r.set_status(status);
-        nbl = r.next_nbl();
-    }
-    let flags = if send_flags & n::NDIS_SEND_FLAGS_DISPATCH_LEVEL != 0 {
-        n::NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL
-    } else {
-        0
-    };
-    // SAFETY: completing the chain we were given, once.
-    unsafe { n::NdisMSendNetBufferListsComplete(miniport, nbls, flags) };
-}
-
-/// `MiniportProcessSGList` registered with `NdisMRegisterScatterGatherDma` (DISPATCH_LEVEL). The datapath
-/// owns SG-list processing; `context` is whatever it passed to `NdisMAllocateNetBufferSGList`.
+/// `MiniportProcessSGList` registered with `NdisMRegisterScatterGatherDma` (DISPATCH_LEVEL). `context` is
+/// the NET_BUFFER the datapath asked a list for: the list is stored in it; if the request already
+/// returned (asynchronous mapping), the queue that waits for it is resumed.
 ///
 /// # Safety
 /// Called by NDIS with the SG list it built for a request of this datapath.
 pub unsafe extern "system" fn process_sg_list(
     _device_object: n::PDEVICE_OBJECT,
     _reserved: n::PVOID,
-    _sgl: n::PSCATTER_GATHER_LIST,
-    _context: n::PVOID,
+    sgl: n::PSCATTER_GATHER_LIST,
+    context: n::PVOID,
 ) {
+    let nb: n::PNET_BUFFER = context.cast();
+    if nb.is_null() {
+        return;
+    }
+    // SAFETY: `context` is the send NB the datapath passed; it stays owned until this callback ran.
+    unsafe { nbl::nb_word(nb, nbl::nbw::SGL) }.store(sgl as usize, Ordering::Release);
+    // SAFETY: as above.
+    let prev =
+        unsafe { nbl::nb_word(nb, nbl::nbw::STATE) }.swap(nbl::map_state::MAPPED, Ordering::AcqRel);
+    if prev == nbl::map_state::WAITING {
+        // SAFETY: as above.
+        let q =
+            unsafe { nbl::nb_word(nb, nbl::nbw::QUEUE) }.load(Ordering::Acquire) as *const TxQueue;
+        // SAFETY: the queue that requested the mapping; queues live as long as the datapath, which
+        // outlives every mapping it requested (Halt comes after every send completed).
+        if let Some(q) = unsafe { q.as_ref() } {
+            q.resume();
+        }
+    }
 }
