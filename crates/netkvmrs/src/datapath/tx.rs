@@ -702,11 +702,31 @@ impl TxQueue {
         let mut done = NblList::new();
         {
             let mut s = self.st.lock();
-            let started = if s.cur.is_some() {
-                s.pending.head()
-            } else {
-                ptr::null_mut()
-            };
+            // The head NBL is cancellable as long as nothing of it is in the ring and no mapping is on
+            // its way (a prepared but unused SG list is released).
+            let head = s.pending.head();
+            let mut started = ptr::null_mut();
+            if let Some(c) = s.cur {
+                // SAFETY: the head NBL is queued, hence owned.
+                let in_ring = unsafe { nbl::nbl_pending(head) }.load(Ordering::Relaxed) > 1
+                    || c.seg > 0
+                    // SAFETY: as above.
+                    || c.nb != unsafe { (*head).first_nb() };
+                let waiting = !c.nb.is_null()
+                    // SAFETY: an NB of the owned head NBL.
+                    && unsafe { nbl::nb_word(c.nb, nbw::STATE) }.load(Ordering::Acquire)
+                        == map_state::WAITING;
+                // SAFETY: owned NBL.
+                let matches = unsafe { (*head).cancel_id() } == id;
+                if in_ring || waiting || !matches {
+                    started = head;
+                } else {
+                    if !c.nb.is_null() {
+                        self.free_unused_source(&mut s, c.nb);
+                    }
+                    s.cur = None;
+                }
+            }
             let mut removed = NblList::new();
             let keep = |l: n::PNET_BUFFER_LIST| {
                 // SAFETY: a queued NBL, owned.
