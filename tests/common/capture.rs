@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use testbed::tap::{gso, hdr_flags, VnetHdr, VNET_HDR_LEN};
+use testbed::tap::{gso, hdr_flags, VnetHdr};
 use testbed::NetNs;
 
 use crate::pkt::{self, IpVer, PROTO_TCP, PROTO_UDP};
@@ -72,6 +72,14 @@ pub struct Capture {
 const ETH_P_ALL: u16 = 0x0003;
 const PACKET_VNET_HDR: libc::c_int = 15;
 const PACKET_OUTGOING: u8 = 4;
+/// Packet sockets prepend the 10-byte `struct virtio_net_hdr` (no `num_buffers`).
+const PKT_VNET_LEN: usize = 10;
+
+fn pkt_vnet_hdr(b: &[u8]) -> VnetHdr {
+    let mut full = [0u8; 12];
+    full[..PKT_VNET_LEN].copy_from_slice(&b[..PKT_VNET_LEN]);
+    VnetHdr::from_bytes(&full).unwrap_or_default()
+}
 
 impl Capture {
     /// Starts capturing on `dev` in `ns`; `mtu` is the L3 MTU for the oversize count.
@@ -84,7 +92,7 @@ impl Capture {
             let stop = stop.clone();
             let c = c.clone();
             spawn_in(ns, "capture", move || -> Res<()> {
-                let s = match open(&dev) {
+                let s = match open(&dev, true) {
                     Ok(s) => {
                         let _ = tx.send(Ok(()));
                         s
@@ -145,7 +153,7 @@ impl Drop for Capture {
     }
 }
 
-fn open(dev: &str) -> Res<OwnedFd> {
+fn open(dev: &str, vnet: bool) -> Res<OwnedFd> {
     let name = std::ffi::CString::new(dev).map_err(|e| e.to_string())?;
     // SAFETY: if_nametoindex reads a NUL-terminated string.
     let idx = unsafe { libc::if_nametoindex(name.as_ptr()) };
@@ -165,7 +173,7 @@ fn open(dev: &str) -> Res<OwnedFd> {
     }
     // SAFETY: a fresh descriptor we own.
     let s = unsafe { OwnedFd::from_raw_fd(fd) };
-    let one: libc::c_int = 1;
+    let one: libc::c_int = libc::c_int::from(vnet);
     // SAFETY: setsockopt with a live int.
     unsafe {
         libc::setsockopt(
@@ -224,7 +232,7 @@ fn open(dev: &str) -> Res<OwnedFd> {
 }
 
 fn run(s: &OwnedFd, stop: &AtomicBool, c: &Cnt, dir: Dir, mtu: usize) {
-    let mut buf = vec![0u8; VNET_HDR_LEN + 65536 + 64];
+    let mut buf = vec![0u8; PKT_VNET_LEN + 65536 + 64];
     while !stop.load(Ordering::SeqCst) {
         // SAFETY: sockaddr_ll is plain data.
         let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
@@ -248,11 +256,11 @@ fn run(s: &OwnedFd, stop: &AtomicBool, c: &Cnt, dir: Dir, mtu: usize) {
             continue;
         }
         let n = n as usize;
-        if n < VNET_HDR_LEN {
+        if n < PKT_VNET_LEN {
             continue;
         }
-        let h = VnetHdr::from_bytes(&buf[..VNET_HDR_LEN]).unwrap_or_default();
-        account(c, &h, &buf[VNET_HDR_LEN..n], mtu);
+        let h = pkt_vnet_hdr(&buf);
+        account(c, &h, &buf[PKT_VNET_LEN..n], mtu);
     }
 }
 
@@ -306,4 +314,25 @@ fn account(c: &Cnt, h: &VnetHdr, f: &[u8], mtu: usize) {
             c.bad_csum.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// Sends raw frames out of `dev` in `ns` (AF_PACKET): for a TAP they go to its reader — QEMU —
+/// exactly as written (no checksum fix-ups), i.e. they reach the device's receive path.
+pub fn inject(ns: &NetNs, dev: &str, frames: Vec<Vec<u8>>) -> Res<usize> {
+    let dev = dev.to_string();
+    let h = spawn_in(ns, "inject", move || -> Res<usize> {
+        let s = open(&dev, false)?;
+        let mut n = 0;
+        for f in &frames {
+            // SAFETY: send from a live buffer on our bound AF_PACKET socket.
+            let r = unsafe { libc::send(s.as_raw_fd(), f.as_ptr().cast(), f.len(), 0) };
+            if r < 0 {
+                return Err(format!("inject: {}", std::io::Error::last_os_error()));
+            }
+            n += 1;
+        }
+        Ok(n)
+    })?;
+    h.join()
+        .map_err(|_| "inject thread panicked".to_string())??
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use ndis_emu::{AdapterState, Harness, NbSpec, NblSpec, RxNbl};
+use ndis_emu::{AdapterState, Harness, NbSpec, NblSpec, Protocol, RxNbl};
 use ndis_sys as n;
 
 use crate::shape::{self, slot, RxInfo, TxKind, TxStats, WinTx};
@@ -29,9 +29,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The real miniport in ndis-emu as a stand-in [`Port`].
+/// The real miniport in ndis-emu as a stand-in [`Port`]. Sends go through ndis-emu's
+/// `Protocol` handle (no harness lock: OID requests and lifecycle calls run concurrently, as
+/// on Windows); the harness itself is kept for the test thread.
 pub struct NdisPort {
     h: Mutex<SendHarness>,
+    proto: Mutex<Option<Protocol>>,
+    rxq: Mutex<Option<Arc<RxQueue>>>,
     /// LSO sends in flight: NBL id → how they were shaped (completion info check).
     lso: Mutex<HashMap<u64, TxKind>>,
     /// NBLs that could not be built (DMA memory exhausted).
@@ -43,6 +47,8 @@ impl NdisPort {
     pub fn new(h: Harness) -> Arc<NdisPort> {
         Arc::new(NdisPort {
             h: Mutex::new(SendHarness(h)),
+            proto: Mutex::new(None),
+            rxq: Mutex::new(None),
             lso: Mutex::new(HashMap::new()),
             build_failures: AtomicU64::new(0),
         })
@@ -53,32 +59,55 @@ impl NdisPort {
         lock(&self.h)
     }
 
-    /// Routes indications to `q`: the emulator calls this on the indicating (DPC) thread; it
-    /// copies and queues, the stand-in's writer does the rest. Capture is turned off so the
-    /// emulator keeps no copies.
+    /// Routes indications to `q` from now on (see [`NdisPort::attach`]).
     pub fn connect_rx(&self, q: Arc<RxQueue>) {
+        *lock(&self.rxq) = Some(q);
         let mut g = lock(&self.h);
-        g.0.set_receive_capture(false);
-        g.0.set_receive_callback(Some(Arc::new(move |r: &RxNbl| {
-            q.push(RxItem {
-                frames: r.frames.clone(),
-                info: RxInfo::from_slots(&r.info, r.receive_flags),
-            });
-        })));
+        Self::attach_locked(&mut g.0, &self.proto, &self.rxq);
+    }
+
+    /// Binds the port to the harness's current adapter (again after a re-initialisation made
+    /// a new one): the send handle, and the receive callback — called by the emulator on the
+    /// indicating (DPC) thread; it copies and queues, the stand-in's writer does the rest.
+    /// Capture is turned off so the emulator keeps no copies.
+    pub fn attach(&self, h: &mut Harness) {
+        Self::attach_locked(h, &self.proto, &self.rxq);
+    }
+
+    fn attach_locked(
+        h: &mut Harness,
+        proto: &Mutex<Option<Protocol>>,
+        rxq: &Mutex<Option<Arc<RxQueue>>>,
+    ) {
+        *lock(proto) = h.protocol().ok();
+        h.set_receive_capture(false);
+        if let Some(q) = lock(rxq).clone() {
+            h.set_receive_callback(Some(Arc::new(move |r: &RxNbl| {
+                q.push(RxItem {
+                    frames: r.frames.clone(),
+                    info: RxInfo::from_slots(&r.info, r.receive_flags),
+                });
+            })));
+        }
     }
 
     /// Detaches the receive callback.
     pub fn disconnect_rx(&self) {
+        *lock(&self.rxq) = None;
         lock(&self.h).0.set_receive_callback(None);
     }
 }
 
 impl Port for NdisPort {
     fn send(&self, batch: &mut Vec<WinTx>, st: &TxStats) {
-        let mut g = lock(&self.h);
-        let h = &mut g.0;
+        let Some(p) = lock(&self.proto).clone() else {
+            st.not_running
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            batch.clear();
+            return;
+        };
         // Windows's stack does not send to a paused or halted adapter.
-        if !matches!(h.state(), AdapterState::Running) {
+        if p.state() != AdapterState::Running {
             st.not_running
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
             batch.clear();
@@ -97,12 +126,12 @@ impl Port for NdisPort {
                 info: w.info,
                 nbl_flags: 0,
             };
-            match h.nbl(&spec) {
-                Ok(p) => {
+            match p.nbl(&spec) {
+                Ok(nbl) => {
                     if matches!(w.kind, TxKind::LsoV1(_) | TxKind::LsoV2) {
-                        lso.push((p.id(), w.kind));
+                        lso.push((nbl.id(), w.kind));
                     }
-                    nbls.push(p);
+                    nbls.push(nbl);
                 }
                 Err(_) => {
                     self.build_failures.fetch_add(1, Ordering::Relaxed);
@@ -114,15 +143,17 @@ impl Port for NdisPort {
         }
         if !nbls.is_empty() {
             let n = nbls.len() as u64;
-            if h.send(nbls).is_err() {
+            if p.send(nbls).is_err() {
                 st.not_running.fetch_add(n, Ordering::Relaxed);
             }
         }
     }
 
     fn reap(&self, st: &TxStats) -> usize {
-        let mut g = lock(&self.h);
-        let done = g.0.wait_completions(0, Duration::ZERO);
+        let Some(p) = lock(&self.proto).clone() else {
+            return 0;
+        };
+        let done = p.wait_completions(0, Duration::ZERO);
         if !done.is_empty() {
             let mut lso = lock(&self.lso);
             for c in &done {
@@ -139,6 +170,6 @@ impl Port for NdisPort {
                 }
             }
         }
-        g.0.outstanding_sends()
+        p.outstanding_sends()
     }
 }

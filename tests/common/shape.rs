@@ -316,6 +316,12 @@ counters!(
         uso,
         /// NBLs with checksum-offload requests.
         csum_requests,
+        /// Of those, requesting the TCP checksum.
+        csum_tcp,
+        /// Requesting the UDP checksum.
+        csum_udp,
+        /// Requesting the IPv4 header checksum.
+        csum_ip,
         /// Checksums computed here because the miniport does not offload them.
         sw_csum,
         /// Super-frames segmented here (offload off or unusable).
@@ -356,6 +362,17 @@ counters!(
         scu_max_segments,
         /// SCUs whose DupAckCount is non-zero.
         scu_dup_acks,
+        /// SCUs whose CoalescedSegCount cannot be right: more segments than payload bytes, or
+        /// fewer than the payload needs at the largest MSS the MTU allows.
+        scu_count_implausible,
+        /// TCP frames with payload indicated outside SCUs.
+        tcp_data_frames,
+        /// Frames with TcpChecksumSucceeded (SCUs included).
+        verdict_tcp_ok,
+        /// Frames with UdpChecksumSucceeded.
+        verdict_udp_ok,
+        /// Frames with IpChecksumSucceeded.
+        verdict_ip_ok,
         /// SCUs with an IPv4 header checksum the miniport left wrong (without ValueInvalid).
         scu_bad_ip_csum,
         /// SCUs whose IP length field does not match the frame.
@@ -578,6 +595,15 @@ fn shape_plain(
     }
     let kind = if info != 0 {
         st.csum_requests.fetch_add(1, Ordering::Relaxed);
+        if info & csum::TX_TCP != 0 {
+            st.csum_tcp.fetch_add(1, Ordering::Relaxed);
+        }
+        if info & csum::TX_UDP != 0 {
+            st.csum_udp.fetch_add(1, Ordering::Relaxed);
+        }
+        if info & csum::TX_IP != 0 {
+            st.csum_ip.fetch_add(1, Ordering::Relaxed);
+        }
         TxKind::Csum
     } else {
         TxKind::Plain
@@ -912,9 +938,27 @@ pub fn rx_to_tap(
         }
         return RxVerdict::Drop;
     }
+    if c & csum::RX_TCP_OK != 0 {
+        st.verdict_tcp_ok.fetch_add(1, Ordering::Relaxed);
+    }
+    if c & csum::RX_UDP_OK != 0 {
+        st.verdict_udp_ok.fetch_add(1, Ordering::Relaxed);
+    }
+    if c & csum::RX_IP_OK != 0 {
+        st.verdict_ip_ok.fetch_add(1, Ordering::Relaxed);
+    }
     let segs = info.coalesced();
     if segs > 0 {
-        return scu_to_tap(frame, &p, info, nbs, st);
+        return scu_to_tap(frame, &p, info, nbs, mtu, st);
+    }
+    if let Some(ip) =
+        p.ip.filter(|ip| ip.proto == PROTO_TCP && !ip.later_fragment)
+    {
+        let thl = pkt::tcp_hlen(frame, ip.l4).unwrap_or(20);
+        let end = pkt::ip_end(frame, &ip).unwrap_or(frame.len());
+        if end > ip.l4 + thl {
+            st.tcp_data_frames.fetch_add(1, Ordering::Relaxed);
+        }
     }
     if frame.len() > mtu + 14 + if p.vlan.is_some() { 4 } else { 0 } {
         st.oversize.fetch_add(1, Ordering::Relaxed);
@@ -985,6 +1029,7 @@ fn scu_to_tap(
     p: &pkt::Frame,
     info: &RxInfo,
     nbs: usize,
+    mtu: usize,
     st: &RxStats,
 ) -> RxVerdict {
     let segs = info.coalesced();
@@ -1044,6 +1089,12 @@ fn scu_to_tap(
     let hlen = ip.l4 + thl;
     let payload = frame.len().saturating_sub(hlen);
     st.scu_payload.fetch_add(payload as u64, Ordering::Relaxed);
+    // Each coalesced segment carried at least one byte and at most the MSS of the link
+    // (MTU − IP header − TCP header, the SCU's own headers as lower bound).
+    let max_mss = mtu.saturating_sub(ip.hlen + thl).max(1);
+    if usize::from(segs) > payload || usize::from(segs) < payload.div_ceil(max_mss) {
+        st.scu_count_implausible.fetch_add(1, Ordering::Relaxed);
+    }
     let gso_size = payload.div_ceil(usize::from(segs)).max(1);
     let tcp_len = (frame.len() - ip.l4) as u32;
     let ps = pkt::fold(ip.pseudo(Some(tcp_len)));

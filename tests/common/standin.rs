@@ -143,6 +143,7 @@ struct Shared {
 /// A running stand-in (stops on drop).
 pub struct Standin {
     sh: Arc<Shared>,
+    port: Arc<dyn Port>,
     rxq: Arc<RxQueue>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -203,6 +204,7 @@ impl Standin {
         let mut threads = Vec::new();
         {
             let sh = sh.clone();
+            let port = port.clone();
             threads.push(
                 std::thread::Builder::new()
                     .name("standin-tx".into())
@@ -218,7 +220,12 @@ impl Standin {
                     .spawn(move || rx_loop(&sh, &q))?,
             );
         }
-        Ok(Standin { sh, rxq, threads })
+        Ok(Standin {
+            sh,
+            port,
+            rxq,
+            threads,
+        })
     }
 
     /// The queue ports push indications into.
@@ -263,6 +270,12 @@ impl Standin {
     /// Errors the threads recorded (a panic in the port, TAP errors).
     pub fn errors(&self) -> Vec<String> {
         lock(&self.sh.errors).clone()
+    }
+
+    /// Collects completions that arrived after [`Standin::stop`] (e.g. during the final pause).
+    pub fn reap_final(&self) {
+        let _ =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.port.reap(&self.sh.tx)));
     }
 
     /// Stops both threads and waits for them.

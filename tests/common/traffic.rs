@@ -435,9 +435,17 @@ pub fn udp_transfer(
             let limit = spec.count.unwrap_or(u64::MAX);
             let mut stall = Instant::now();
             while seq < limit && start.elapsed() < spec.duration {
-                // Pace: never more than `window` datagrams ahead of the receiver.
-                let inflight = seq - got.load(Ordering::Acquire);
-                if inflight + segs as u64 > spec.window.max(segs as u64) {
+                // Pace: never more than `window` datagrams ahead of the receiver — and only one
+                // until the first arrived (the neighbour entry is resolved then; the kernel's
+                // unresolved-neighbour queue would otherwise drop a burst).
+                let have = got.load(Ordering::Acquire);
+                let inflight = seq - have;
+                let window = if have == 0 {
+                    1
+                } else {
+                    spec.window.max(segs as u64)
+                };
+                if seq > 0 && inflight + segs as u64 > window {
                     if stall.elapsed() > Duration::from_secs(5) {
                         break;
                     }
