@@ -665,34 +665,41 @@ impl Datapath {
     /// posting of waiting sends, then receives (at most `budget` NBLs indicated).
     pub fn process(&self, pair: u16, budget: u32) -> ProcessOutcome {
         let mut out = ProcessOutcome::default();
-        self.indicate_steered();
+        let budget = budget.max(1);
+        let (steered, more_steered) = self.indicate_steered(budget);
+        out.more_work = more_steered;
         let Some(p) = self.pairs.get(usize::from(pair)) else {
             return out;
         };
         if let Some(f) = p.tx.process(&self.shared) {
             out.fault = Some(f);
         }
+        let left = budget.saturating_sub(steered);
+        if left == 0 {
+            out.more_work = true;
+            return out;
+        }
         let running = self.gate() == Gate::Running;
-        let r =
-            p.rx.process(&self.shared, &self.steering, running, budget.max(1));
-        out.more_work = r.more;
+        let r = p.rx.process(&self.shared, &self.steering, running, left);
+        out.more_work |= r.more;
         if out.fault.is_none() {
             out.fault = r.fault;
         }
         out
     }
 
-    /// Indicates what other processors steered to this one (DISPATCH_LEVEL).
-    fn indicate_steered(&self) {
-        let list = self.steering.take_local();
+    /// Indicates up to `budget` NBLs other processors steered to this one (DISPATCH_LEVEL); returns how
+    /// many, and whether more wait.
+    fn indicate_steered(&self, budget: u32) -> (u32, bool) {
+        let (list, more) = self.steering.take_local(budget);
         if list.is_empty() {
-            return;
-        }
-        if self.gate() != Gate::Running {
-            self.give_back(list);
-            return;
+            return (0, more);
         }
         let count = list.len();
+        if self.gate() != Gate::Running {
+            self.give_back(list);
+            return (count, more);
+        }
         // SAFETY: built receive NBLs of this adapter (already counted as held by their queues);
         // DISPATCH_LEVEL (DPC) as flagged.
         unsafe {
@@ -704,6 +711,7 @@ impl Datapath {
                 n::NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL,
             )
         };
+        (count, more)
     }
 
     /// Takes back (to their queues) every receive NBL waiting on a steering list.
@@ -747,15 +755,28 @@ impl Datapath {
     }
 
     /// Receive-filter state.
+    ///
+    /// Returns once no receive batch still runs with the previous filter (a DPC in flight is waited for),
+    /// so the OID that changed it completes with the new filter in force.
     pub fn set_rx_filter(&self, filter: &RxFilter) {
         let f = *filter;
         self.shared.update(|d| d.filter = Some(f));
+        self.sync_dpcs();
     }
 
-    /// Offload configuration (current NDIS config, encapsulation, RSC paths).
+    /// Offload configuration (current NDIS config, encapsulation, RSC paths); like
+    /// [`Datapath::set_rx_filter`] it returns when no batch runs with the old configuration.
     pub fn set_offload(&self, offload: &OffloadState) {
         let o = *offload;
         self.shared.update(|d| d.offload = Some(o));
+        self.sync_dpcs();
+    }
+
+    /// Waits for receive DPCs in flight (they re-read the configuration per batch).
+    fn sync_dpcs(&self) {
+        for p in &self.pairs {
+            p.rx.sync_dpc();
+        }
     }
 
     /// RSS configuration.

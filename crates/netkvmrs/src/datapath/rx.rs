@@ -55,8 +55,8 @@ pub(crate) const RX_BATCH: usize = 128;
 const MAX_FRAME_BUFS: usize = 20;
 /// End of a buffer chain.
 const NO_BUF: u32 = u32::MAX;
-/// Refill the ring once this many buffers are free (kicks are what cost; with EVENT_IDX the device
-/// only wants one when it ran dry).
+/// Refill the ring once this many buffers (at most a quarter of the ring) are free — kicks are what
+/// cost, and with EVENT_IDX the device only wants one when it ran dry.
 const REFILL_BATCH: usize = 16;
 /// Pool tag of the receive NBL pool ("NkRx").
 const RX_POOL_TAG: u32 = u32::from_le_bytes(*b"NkRx");
@@ -213,6 +213,8 @@ pub(crate) struct RxQueue {
     ring: SpinLock<RxRing>,
     work: SpinLock<RxWork>,
     busy: AtomicBool,
+    /// A DPC found `busy` set: the owner polls again before leaving.
+    again: AtomicBool,
     /// NBLs indicated (or waiting on a steering list) and not yet returned.
     held: AtomicUsize,
     /// Buffers posted to the ring (for the low-resources check, written under `ring`).
@@ -278,6 +280,7 @@ impl RxQueue {
             }),
             work: SpinLock::new(work),
             busy: AtomicBool::new(false),
+            again: AtomicBool::new(false),
             held: AtomicUsize::new(0),
             posted: AtomicUsize::new(0),
             message: AtomicU32::new(u32::MAX),
@@ -550,45 +553,53 @@ impl RxQueue {
         let Some(pool) = self.pool.get() else {
             return out;
         };
-        if self.busy.swap(true, Ordering::Acquire) {
-            // The same pair is being processed on another processor (a steering DPC): it re-checks the
-            // ring before it re-enables interrupts.
-            return out;
-        }
-        {
-            // SAFETY: DPCs run at DISPATCH_LEVEL.
-            let mut w = unsafe { self.work.lock_at_dpc() };
-            self.refresh(&mut w, shared);
-            let mut done: u32 = 0;
-            let mut first = true;
-            loop {
-                if done >= budget {
-                    out.more = true;
-                    break;
-                }
-                let room = ((budget - done) as usize).min(RX_BATCH);
-                match self.pop(pool, &mut w, room, first) {
-                    Err(f) => {
-                        out.fault = Some(f);
+        // One processor at a time works on the ring (a steering DPC may run this pair elsewhere). A DPC
+        // that finds it busy leaves a note the owner checks after releasing it, so the interrupt that
+        // brought it here is never lost.
+        self.again.store(true, Ordering::SeqCst);
+        let mut done: u32 = 0;
+        loop {
+            if self.busy.swap(true, Ordering::SeqCst) {
+                return out;
+            }
+            self.again.store(false, Ordering::SeqCst);
+            {
+                // SAFETY: DPCs run at DISPATCH_LEVEL.
+                let mut w = unsafe { self.work.lock_at_dpc() };
+                let mut first = true;
+                loop {
+                    // Per round: a configuration change applies from the next batch on.
+                    self.refresh(&mut w, shared);
+                    if done >= budget {
+                        out.more = true;
                         break;
                     }
-                    Ok(0) => {
-                        // Nothing left: re-arm; if entries arrived meanwhile, go on.
-                        if self.rearm() {
-                            first = false;
-                            continue;
+                    let room = ((budget - done) as usize).min(RX_BATCH);
+                    match self.pop(pool, &mut w, room, first) {
+                        Err(f) => {
+                            out.fault = Some(f);
+                            break;
                         }
-                        break;
+                        Ok(0) => {
+                            // Nothing left: re-arm; if entries arrived meanwhile, go on.
+                            if self.rearm() {
+                                first = false;
+                                continue;
+                            }
+                            break;
+                        }
+                        Ok(_) => {}
                     }
-                    Ok(_) => {}
+                    first = false;
+                    done = done.saturating_add(self.round(pool, &mut w, steering, running));
+                    self.finish_round(pool, &mut w);
                 }
-                first = false;
-                done = done.saturating_add(self.round(pool, &mut w, steering, running));
-                self.finish_round(pool, &mut w);
+            }
+            self.busy.store(false, Ordering::SeqCst);
+            if out.more || out.fault.is_some() || !self.again.load(Ordering::SeqCst) {
+                return out;
             }
         }
-        self.busy.store(false, Ordering::Release);
-        out
     }
 
     /// Waits until a DPC in flight on another processor finished its round (its configuration may be
@@ -700,6 +711,9 @@ impl RxQueue {
                 w.carry_need = 0;
             }
         }
+        // What the device still has (the low-resources check of this round's indication).
+        self.posted
+            .store(usize::from(q.in_flight()), Ordering::Relaxed);
         // One NBL per frame at most.
         while w.nbls.len() < w.bounds.len() {
             match ring.free_nbls.pop() {
@@ -1237,8 +1251,9 @@ impl RxQueue {
         let Some(q) = ring.q.as_ref() else {
             return;
         };
-        let low = usize::from(q.in_flight()) < usize::from(q.size()) / 2;
-        if force || low || ring.free.len() >= REFILL_BATCH {
+        let size = usize::from(q.size());
+        let low = usize::from(q.in_flight()) < size / 2;
+        if force || low || ring.free.len() >= (size / 4).clamp(1, REFILL_BATCH) {
             let posted = refill(pool, ring);
             self.posted.store(posted, Ordering::Relaxed);
             if let Some(q) = ring.q.as_mut() {

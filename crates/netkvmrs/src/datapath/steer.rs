@@ -173,19 +173,28 @@ impl Steering {
         true
     }
 
-    /// The current processor's list (taken; the flag is cleared first so a concurrent push queues a
-    /// new DPC rather than relying on this one).
-    pub(crate) fn take_local(&self) -> NblList {
+    /// Up to `max` NBLs of the current processor's list (the flag is cleared first, so a concurrent push
+    /// queues a new DPC rather than relying on this one); `true` when more remain.
+    pub(crate) fn take_local(&self, max: u32) -> (NblList, bool) {
         let here = nbl::current_processor();
         let Some(slot) = cpu_slot(&here).and_then(|i| self.lists.get(i)) else {
-            return NblList::new();
+            return (NblList::new(), false);
         };
-        slot.queued.store(false, Ordering::Release);
+        slot.queued.store(false, Ordering::SeqCst);
         let mut g = slot.list.lock();
-        if g.is_empty() {
-            return NblList::new();
+        if g.len() <= max {
+            return (g.take(), false);
         }
-        g.take()
+        let mut out = NblList::new();
+        while out.len() < max {
+            // SAFETY: the list holds built receive NBLs the datapath owns.
+            match unsafe { g.pop_front() } {
+                // SAFETY: as above.
+                Some(l) => unsafe { out.push(l) },
+                None => break,
+            }
+        }
+        (out, !g.is_empty())
     }
 
     /// Every list (gate closed: the NBLs go back to their queues instead of being indicated).

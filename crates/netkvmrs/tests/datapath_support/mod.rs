@@ -470,3 +470,62 @@ pub fn rsc_statistics(h: &mut Harness) -> (u64, u64, u64, u64) {
     let q = |o: usize| u64::from_le_bytes(r.data[o..o + 8].try_into().unwrap());
     (q(8), q(16), q(24), q(32))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Receive helpers
+
+/// Delivers a frame with a given virtio header on RX queue `q`.
+pub fn deliver_with(bus: &FakeBus, q: u16, hdr: &[u8], frame: &[u8]) {
+    bus.device().deliver_rx(q, hdr, frame).expect("deliver_rx");
+}
+
+/// Emulator settings with interrupts polled every `period` (so frames delivered right after a poll are
+/// handled by one DPC: one receive batch).
+pub fn emu_polled(period: Duration) -> EmuConfig {
+    EmuConfig {
+        interrupt_mode: ndis_emu::InterruptMode::Polling(period),
+        ..emu()
+    }
+}
+
+/// Waits until the interrupt thread just polled (ISR count moved), so that what is delivered next lands in
+/// one DPC.
+pub fn after_poll(h: &Harness) {
+    let c = h.isr_calls();
+    wait_for("an interrupt poll", Duration::from_secs(5), || {
+        h.isr_calls() != c
+    });
+}
+
+/// A TCP/IPv4 frame from the peer with given ports.
+pub fn tcp4_flow(sport: u16, dport: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(PEER_MAC, DEV_MAC)
+        .ipv4(PEER_IP, MY_IP, 64)
+        .tcp(sport, dport, seq, 65535)
+        .ack(1);
+    let mut v = Vec::new();
+    b.write(&mut v, payload).unwrap();
+    v
+}
+
+/// The Toeplitz hash as the spec defines it (bit-serial), independent of the driver's table version.
+pub fn toeplitz(key: &[u8], input: &[u8]) -> u32 {
+    let mut result = 0u32;
+    let k =
+        |bit: usize| -> u32 { u32::from(key.get(bit / 8).map_or(0, |b| (b >> (7 - bit % 8)) & 1)) };
+    let mut window: u32 = 0;
+    for i in 0..32 {
+        window = (window << 1) | k(i);
+    }
+    let mut next = 32;
+    for byte in input {
+        for b in (0..8).rev() {
+            if (byte >> b) & 1 == 1 {
+                result ^= window;
+            }
+            window = (window << 1) | k(next);
+            next += 1;
+        }
+    }
+    result
+}
