@@ -523,25 +523,7 @@ impl E2e {
                 p.disconnect_rx();
                 let mut g = p.harness();
                 let SendHarness(h) = &mut *g;
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let d = h.down();
-                    (d, h.take_violations())
-                }));
-                match r {
-                    Ok((d, v)) => {
-                        if let Err(e) = d {
-                            problems.push(format!("adapter down: {e:?}"));
-                        }
-                        problems.extend(v.iter().map(|v| format!("NDIS contract: {v}")));
-                    }
-                    Err(p) => problems.push(format!(
-                        "adapter down panicked: {}",
-                        p.downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default()
-                    )),
-                }
+                problems.extend(safe_down(h));
             }
             Some(Be::Pass(p)) => {
                 fin.passthrough = Some(p.stats());
@@ -642,6 +624,38 @@ impl E2e {
             .map(|t| t.name().to_string())
             .unwrap_or_default()
     }
+}
+
+/// Pause → halt → unload, collecting contract violations step by step instead of letting the
+/// harness panic on them — safe while a failing test unwinds (a second panic would abort the
+/// whole test binary), and it always leaves the driver unloaded for the next bench.
+fn safe_down(h: &mut Harness) -> Vec<String> {
+    let mut out = Vec::new();
+    let take = |h: &mut Harness, out: &mut Vec<String>| {
+        out.extend(
+            h.take_violations()
+                .iter()
+                .map(|v| format!("NDIS contract: {v}")),
+        );
+    };
+    take(h, &mut out);
+    if h.state() == AdapterState::Running {
+        if let Err(e) = h.pause() {
+            out.push(format!("pause: {e:?}"));
+        }
+        take(h, &mut out);
+    }
+    if h.state() == AdapterState::Paused {
+        if let Err(e) = h.halt() {
+            out.push(format!("halt: {e:?}"));
+        }
+        take(h, &mut out);
+    }
+    if let Err(e) = h.unload() {
+        out.push(format!("unload: {e:?}"));
+    }
+    take(h, &mut out);
+    out
 }
 
 /// What [`E2e::finish`] found.

@@ -471,12 +471,17 @@ pub fn udp_transfer(
                     }
                 }
             }
-            // Wait for the tail (bounded).
+            // Wait for the tail (bounded); the time counts until the last datagram arrived.
             let t = Instant::now();
+            let mut last = (got.load(Ordering::Acquire), Instant::now());
             while got.load(Ordering::Acquire) < seq && t.elapsed() < Duration::from_secs(3) {
-                std::thread::sleep(Duration::from_millis(2));
+                std::thread::sleep(Duration::from_millis(1));
+                let g = got.load(Ordering::Acquire);
+                if g != last.0 {
+                    last = (g, Instant::now());
+                }
             }
-            let secs = start.elapsed().as_secs_f64();
+            let secs = last.1.duration_since(start).as_secs_f64();
             done.store(true, Ordering::Release);
             Ok((seq, sends, secs))
         })?
@@ -514,18 +519,20 @@ pub struct IperfResult {
 }
 
 fn listening(ns: &NetNs, port: u16) -> bool {
-    let hex = format!(":{port:04X} ");
+    // iperf3 listens on `::` (dual stack) unless told otherwise: look in tcp and tcp6.
+    let hex = format!(":{port:04X}");
     ns.run_in(|| {
-        std::fs::read_to_string("/proc/thread-self/net/tcp")
-            .map(|t| {
+        ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"]
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .any(|t| {
                 t.lines().any(|l| {
-                    l.split_whitespace()
-                        .nth(1)
-                        .is_some_and(|a| a.ends_with(hex.trim()))
-                        && l.split_whitespace().nth(3) == Some("0A")
+                    let mut w = l.split_whitespace();
+                    let local = w.nth(1);
+                    let state = w.nth(1);
+                    local.is_some_and(|a| a.ends_with(&hex)) && state == Some("0A")
                 })
             })
-            .unwrap_or(false)
     })
     .unwrap_or(false)
 }

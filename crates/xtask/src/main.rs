@@ -1,6 +1,9 @@
 //! `cargo xtask` — the netkvm-rs task runner (alias in `.cargo/config.toml`).
 //!
 //! Commands (each installs the prerequisites it needs on Debian/Ubuntu as root; see [`prereq`]):
+//! - `demo [--secs N]` — THE main command: builds and checks `netkvmrs.sys`, then runs the driver against a
+//!   real QEMU virtio-net-pci and prints what Windows would show (Get-NetAdapterRsc/Uso/Lso/ChecksumOffload/
+//!   AdvancedProperty) and the offload on/off measurements ([`e2e`]).
 //! - `package [--dev] [--test-sign]` — cross-build `netkvmrs.sys` on Linux and write
 //!   `<target>/package/netkvmrs/` (`.sys`, stamped `.inf`, `.pdb`, `.map`); `--dev` uses the `driver-dev`
 //!   profile; `--test-sign` also writes an Authenticode test-signed copy (osslsigncode).
@@ -16,6 +19,7 @@
 
 mod bench;
 mod cross;
+mod e2e;
 mod emu;
 mod fuzz;
 mod inf;
@@ -28,6 +32,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask <command>
+  demo [--secs N]                 build netkvmrs.sys, run it on QEMU virtio-net, show Get-NetAdapter* + iperf3
   package [--dev] [--test-sign]   cross-build netkvmrs.sys and write target/package/netkvmrs/
   test [--list] [STEP...]         run every check CI runs (or the named steps)
   check-pe <file.sys>             PE checks of a driver image
@@ -44,6 +49,7 @@ fn main() -> ExitCode {
     };
     let rest = &args[1..];
     let result = match cmd.as_str() {
+        "demo" => e2e::demo(rest),
         "package" => package(rest),
         "test" => test(rest),
         "check-pe" => check_pe(rest),

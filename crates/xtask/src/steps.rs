@@ -33,7 +33,6 @@ pub struct Ctx {
 
 pub enum Outcome {
     Pass(String),
-    #[allow(dead_code)] // produced by `skip_or_fail`, for the root/tun/QEMU steps other crates add
     Fail(String),
     Skip(String),
 }
@@ -70,7 +69,7 @@ pub const STEPS: &[Step] = &[
     },
     Step {
         name: "test",
-        what: "cargo test --workspace",
+        what: "cargo test --workspace --exclude netkvm-e2e",
         // The testbed and hck-check tests start QEMU in network namespaces and lint shell scripts.
         needs: &[
             Prereq::Qemu10,
@@ -82,6 +81,12 @@ pub const STEPS: &[Step] = &[
             Prereq::Shellcheck,
         ],
         run: unit_tests,
+    },
+    Step {
+        name: "e2e",
+        what: "end-to-end tests: netkvmrs in ndis-emu on QEMU virtio-net, Linux stacks both sides",
+        needs: crate::e2e::NEEDS,
+        run: e2e_tests,
     },
     Step {
         name: "clippy-windows",
@@ -122,7 +127,6 @@ pub const STEPS: &[Step] = &[
 ];
 
 /// Under CI a check that cannot run is a failure; locally it is a printed skip.
-#[allow(dead_code)] // the extension point for steps that need root/tun/QEMU (see the module docs)
 pub fn skip_or_fail(reason: impl Into<String>) -> Outcome {
     skip_or_fail_in(util::in_ci(), reason.into())
 }
@@ -245,7 +249,12 @@ fn clippy(_: &mut Ctx) -> Outcome {
 }
 
 fn unit_tests(_: &mut Ctx) -> Outcome {
-    cargo_step(&["test", "--workspace"])
+    // The end-to-end package has its own step (one bench at a time, release-like timing).
+    cargo_step(&["test", "--workspace", "--exclude", "netkvm-e2e"])
+}
+
+fn e2e_tests(_: &mut Ctx) -> Outcome {
+    crate::e2e::step()
 }
 
 fn clippy_windows(_: &mut Ctx) -> Outcome {
