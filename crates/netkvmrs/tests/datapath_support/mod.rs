@@ -529,3 +529,63 @@ pub fn toeplitz(key: &[u8], input: &[u8]) -> u32 {
     }
     result
 }
+
+// ---------------------------------------------------------------------------------------------
+// Looking at the fake device's rings (hostile-device tests)
+
+/// Reads a queue's ring addresses through the common configuration (virtio 1.x §4.1.4.3:
+/// `queue_select` 0x16, `queue_size` 0x18, `queue_desc` 0x20, `queue_device` 0x30).
+pub fn queue_rings(bus: &FakeBus, q: u16) -> (u64, u64, u16) {
+    use netkvm_virtio::fake::FAKE_BAR;
+    use netkvm_virtio::Hal;
+    let d = bus.device();
+    // SAFETY: the fake's registers are emulated; the common configuration is at offset 0 of FAKE_BAR
+    // in the default placement.
+    unsafe { d.write16(FAKE_BAR, 0x16, q) };
+    // SAFETY: as above.
+    let size = unsafe { d.read16(FAKE_BAR, 0x18) };
+    let r64 = |off: u64| {
+        // SAFETY: as above.
+        let lo = unsafe { d.read32(FAKE_BAR, off) };
+        // SAFETY: as above.
+        let hi = unsafe { d.read32(FAKE_BAR, off + 4) };
+        u64::from(lo) | (u64::from(hi) << 32)
+    };
+    (r64(0x20), r64(0x30), size)
+}
+
+/// Buffers the driver has made available on queue `q` and the device has not used yet
+/// (`avail->idx - used->idx`; `queue_driver` at 0x28).
+pub fn posted(bus: &FakeBus, q: u16) -> u16 {
+    use netkvm_virtio::fake::FAKE_BAR;
+    use netkvm_virtio::Hal;
+    let (_, used, _) = queue_rings(bus, q);
+    let d = bus.device();
+    // SAFETY: emulated registers (see `queue_rings`); queue `q` is still selected.
+    let lo = unsafe { d.read32(FAKE_BAR, 0x28) };
+    // SAFETY: as above.
+    let hi = unsafe { d.read32(FAKE_BAR, 0x2C) };
+    let avail = u64::from(lo) | (u64::from(hi) << 32);
+    let mem = d.memory();
+    let mut a = [0u8; 2];
+    mem.read(avail + 2, &mut a).unwrap();
+    let mut u = [0u8; 2];
+    mem.read(used + 2, &mut u).unwrap();
+    u16::from_le_bytes(a).wrapping_sub(u16::from_le_bytes(u))
+}
+
+/// Device address of the buffer of the `back`-th most recent used entry of queue `q` (0 = newest).
+pub fn used_buffer(bus: &FakeBus, q: u16, back: u16) -> u64 {
+    let (desc, used, size) = queue_rings(bus, q);
+    let mem = bus.device().memory();
+    let mut b = [0u8; 2];
+    mem.read(used + 2, &mut b).unwrap();
+    let idx = u16::from_le_bytes(b).wrapping_sub(1 + back);
+    let mut e = [0u8; 4];
+    mem.read(used + 4 + 8 * u64::from(idx % size), &mut e)
+        .unwrap();
+    let id = u32::from_le_bytes(e);
+    let mut a = [0u8; 8];
+    mem.read(desc + 16 * u64::from(id), &mut a).unwrap();
+    u64::from_le_bytes(a)
+}
