@@ -19,7 +19,7 @@ fn stream(
     let from = NetNs::existing(from.name()).unwrap();
     let to = NetNs::existing(to.name()).unwrap();
     std::thread::spawn(move || {
-        tcp_transfer(&from, &to, ip, port, 48 << 20, Duration::from_secs(120))
+        tcp_transfer(&from, &to, ip, port, 256 << 20, Duration::from_secs(120))
     })
 }
 
@@ -27,12 +27,22 @@ fn under_traffic(what: &str, op: impl Fn(&E2e)) {
     let e = E2e::start(Opts::default()).expect("bench");
     let up = stream(e.guest_ns(), e.host_ns(), e.host_ip(), 9001);
     let down = stream(e.host_ns(), e.guest_ns(), e.guest_ip(), 9002);
-    std::thread::sleep(Duration::from_millis(300));
-    for i in 0..5 {
+    std::thread::sleep(Duration::from_millis(200));
+    // Operations while both streams run (at least 3, or the test proves nothing).
+    let mut during = 0;
+    while !up.is_finished() && !down.is_finished() && during < 20 {
         op(&e);
-        eprintln!("{what} #{i}: tx {:?}", e.standin().tx_stats().nonzero());
-        std::thread::sleep(Duration::from_millis(250));
+        during += 1;
+        eprintln!(
+            "{what} #{during}: tx {:?}",
+            e.standin().tx_stats().nonzero()
+        );
+        std::thread::sleep(Duration::from_millis(150));
     }
+    assert!(
+        during >= 3,
+        "only {during} {what}(s) overlapped the traffic"
+    );
     let up = up.join().unwrap().expect("guest → host stream");
     let down = down.join().unwrap().expect("host → guest stream");
     assert!(up.intact(), "{up:?}");

@@ -21,18 +21,33 @@ fn connect_state(r: &ndis_emu::StatusRecord) -> i32 {
     r.link_state().map_or(-1, |l| l.MediaConnectState)
 }
 
+/// The link state NDIS keeps for the adapter: the last `NDIS_STATUS_LINK_STATE` indication, else
+/// the `MediaConnectState` of the general attributes set at initialisation.
+fn link_state(e: &E2e) -> i32 {
+    let last = e
+        .statuses()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.code == n::NDIS_STATUS_LINK_STATE)
+        .next_back();
+    match last {
+        Some(s) => connect_state(&s),
+        None => e
+            .with_harness(|h| h.attributes().general.map(|g| g.MediaConnectState))
+            .unwrap()
+            .unwrap_or(-1),
+    }
+}
+
 #[test]
 fn link_is_up_after_restart_and_arp_and_ping_work_both_ways() {
     testbed::require_testbed!();
     let e = E2e::start(Opts::default()).expect("bench");
-    let st = e
-        .oid_query(n::OID_GEN_MEDIA_CONNECT_STATUS, 4)
-        .expect("OID");
-    assert!(st.ok(), "OID_GEN_MEDIA_CONNECT_STATUS: {:#x}", st.status);
     assert_eq!(
-        st.u32(),
-        Some(n::MediaConnectStateConnected as u32),
-        "link reported up"
+        link_state(&e),
+        n::MediaConnectStateConnected,
+        "link reported up (NDIS 6 keeps the link state from the general attributes and the \
+         LINK_STATE indications; OID_GEN_MEDIA_CONNECT_STATUS is answered by NDIS from them)"
     );
     assert_eq!(
         ping(e.guest_ns(), e.host_ip(), 5).unwrap(),
@@ -110,8 +125,7 @@ fn qemu_link_down_and_up_are_indicated_as_ndis_link_state() {
         .unwrap()
         .expect("a LINK_STATE indication after set_link off");
     assert_eq!(connect_state(&down), n::MediaConnectStateDisconnected);
-    let st = e.oid_query(n::OID_GEN_MEDIA_CONNECT_STATUS, 4).unwrap();
-    assert_eq!(st.u32(), Some(n::MediaConnectStateDisconnected as u32));
+    assert_eq!(link_state(&e), n::MediaConnectStateDisconnected);
     assert_eq!(
         ping(e.guest_ns(), e.host_ip(), 2).unwrap(),
         0,
@@ -128,10 +142,19 @@ fn qemu_link_down_and_up_are_indicated_as_ndis_link_state() {
         up.link_state().is_some_and(|l| l.XmitLinkSpeed > 0),
         "speed reported with the connected state"
     );
+    // The guest kernel gave up resolving the host while the link was down; Windows's stack
+    // re-resolves on link up — do the same.
+    e.guest_ns().ip(&["neigh", "flush", "all"]).unwrap();
+    let t0 = e.standin().tx_stats();
+    let r0 = e.standin().rx_stats();
+    let n = ping(e.guest_ns(), e.host_ip(), 3).unwrap();
     assert_eq!(
-        ping(e.guest_ns(), e.host_ip(), 3).unwrap(),
+        n,
         3,
-        "traffic again"
+        "traffic again after link up; stand-in tx {:?} rx {:?} errors {:?}",
+        e.standin().tx_stats().since(&t0).nonzero(),
+        e.standin().rx_stats().since(&r0).nonzero(),
+        (e.standin().errors(), e.standin().wakeups())
     );
     e.finish().unwrap().assert_clean();
 }

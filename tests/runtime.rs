@@ -77,7 +77,7 @@ fn rsc_keyword_off_and_restart_turns_rsc_off_in_the_device_and_the_offload_oids(
     let e = E2e::start(Opts::default()).expect("bench");
     assert!(e.rx_offloads().unwrap().rsc4, "RSC on by default");
     assert!(
-        e.host_tap_feature("tcp-segmentation-offload").unwrap(),
+        e.host_tap_feature("tx-tcp-segmentation").unwrap(),
         "device takes host GSO"
     );
     assert!(rx_scus(&e, 8001) > 0, "SCUs while RSC is on");
@@ -89,7 +89,7 @@ fn rsc_keyword_off_and_restart_turns_rsc_off_in_the_device_and_the_offload_oids(
     let v = AdminView::collect(&e).unwrap();
     assert_eq!(v.rsc(false).failure, RscFailure::NicPropertyDisabled);
     assert!(
-        !e.host_tap_feature("tcp-segmentation-offload").unwrap(),
+        !e.host_tap_feature("tx-tcp-segmentation").unwrap(),
         "the device no longer accepts TSO frames from the host (guest offloads changed)"
     );
     assert_eq!(rx_scus(&e, 8002), 0, "no SCU after the restart");
@@ -144,12 +144,12 @@ fn offload_parameters_oid_switches_rsc_without_a_restart() {
         Some(RegValue::sz("0")),
         "NDIS wrote the keyword"
     );
-    assert!(!e.host_tap_feature("tcp-segmentation-offload").unwrap());
+    assert!(!e.host_tap_feature("tx-tcp-segmentation").unwrap());
     assert_eq!(rx_scus(&e, 8022), 0, "no SCU while disabled");
     p.RscIPv4 = n::NDIS_OFFLOAD_PARAMETERS_RSC_ENABLED;
     assert!(e.set_offload_parameters(&p).unwrap().ok());
     assert!(e.rx_offloads().unwrap().rsc4);
-    assert!(e.host_tap_feature("tcp-segmentation-offload").unwrap());
+    assert!(e.host_tap_feature("tx-tcp-segmentation").unwrap());
     assert!(rx_scus(&e, 8023) > 0, "SCUs again");
     e.finish().unwrap().assert_clean();
 }

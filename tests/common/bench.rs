@@ -274,7 +274,8 @@ pub fn udp_gso(e: &E2e, size: usize, segs: usize, secs: u32, port: u16) -> Res<M
             count: None,
             duration: Duration::from_secs(u64::from(secs)),
             gso_segments: (segs > 1).then_some(segs),
-            window: 4096,
+            // ~1.5 MiB in flight: enough to keep the path busy, below the socket buffers.
+            window: ((3 << 19) / size.max(1)).max(2 * segs) as u64,
         };
         let r = udp_transfer(e.guest_ns(), e.host_ns(), e.host_ip(), port, spec)?;
         if r.bad != 0 || r.duplicates != 0 {

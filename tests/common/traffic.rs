@@ -308,14 +308,16 @@ pub struct UdpSpec {
 }
 
 impl UdpSpec {
-    /// `count` datagrams of `size` bytes, one per send.
+    /// `count` datagrams of `size` bytes, one per send. At most ~1 MiB in flight: more would
+    /// overflow the guest TAP's queue (1000 frames; a 65507-byte datagram is 45 fragments) or
+    /// the host's fragment reassembly memory — losses that are nobody's datapath's.
     pub fn count(size: usize, count: u64) -> Self {
         UdpSpec {
             size,
             count: Some(count),
             duration: Duration::from_secs(3600),
             gso_segments: None,
-            window: 256,
+            window: ((1 << 20) / size.max(1)).clamp(8, 256) as u64,
         }
     }
     /// Sends with `UDP_SEGMENT`, `segs` datagrams per call.
@@ -639,12 +641,18 @@ pub fn parse_ping_received(text: &str) -> Option<u32> {
     part.split_whitespace().next()?.parse().ok()
 }
 
-/// The MAC of `dev` in `ns` (sysfs as seen from inside).
+/// The MAC of `dev` in `ns` (`ip link show`: sysfs would show the root namespace).
 pub fn mac_of(ns: &NetNs, dev: &str) -> Res<String> {
     let out = ns
-        .run_ok("cat", &[format!("/sys/class/net/{dev}/address")])
+        .ip(&["link", "show", "dev", dev])
         .map_err(|e| format!("{e}"))?;
-    Ok(out.trim().to_string())
+    let mut w = out.split_whitespace();
+    while let Some(x) = w.next() {
+        if x == "link/ether" {
+            return w.next().map(str::to_string).ok_or("no MAC".into());
+        }
+    }
+    Err(format!("no link/ether in {out:?}"))
 }
 
 /// The neighbour entry (MAC) for `ip` in `ns`, if resolved.
