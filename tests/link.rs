@@ -28,8 +28,7 @@ fn link_state(e: &E2e) -> i32 {
         .statuses()
         .unwrap()
         .into_iter()
-        .filter(|s| s.code == n::NDIS_STATUS_LINK_STATE)
-        .next_back();
+        .rfind(|s| s.code == n::NDIS_STATUS_LINK_STATE);
     match last {
         Some(s) => connect_state(&s),
         None => e
