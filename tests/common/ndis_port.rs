@@ -86,6 +86,7 @@ impl NdisPort {
                 q.push(RxItem {
                     frames: r.frames.clone(),
                     info: RxInfo::from_slots(&r.info, r.receive_flags),
+                    cpu: r.cpu,
                 });
             })));
         }

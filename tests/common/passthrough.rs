@@ -433,6 +433,7 @@ impl PassPort {
         Some(RxItem {
             frames: vec![frame],
             info,
+            cpu: 0,
         })
     }
 

@@ -352,6 +352,12 @@ counters!(
         bytes,
         /// Indications with NDIS_RECEIVE_FLAGS_RESOURCES.
         resources,
+        /// NBLs indicated on emulated processor 0.
+        on_cpu0,
+        /// On processor 1.
+        on_cpu1,
+        /// On other processors.
+        on_cpu_other,
         /// SCUs (CoalescedSegCount > 0).
         scus,
         /// Sum of CoalescedSegCount over SCUs.
@@ -367,6 +373,12 @@ counters!(
         scu_count_implausible,
         /// TCP frames with payload indicated outside SCUs.
         tcp_data_frames,
+        /// TCP data that skipped ahead of the flow's next expected sequence number (a segment
+        /// before it is missing: lost or reordered on the way up).
+        tcp_gaps,
+        /// TCP data starting before the flow's next expected sequence number (a retransmission,
+        /// or a segment that came up late: reordering).
+        tcp_old,
         /// Frames with TcpChecksumSucceeded (SCUs included).
         verdict_tcp_ok,
         /// Frames with UdpChecksumSucceeded.
@@ -848,6 +860,60 @@ pub fn lso_completion_ok(kind: TxKind, lso_slot: usize) -> bool {
         }
         TxKind::LsoV2 => lso_slot & lso::TYPE_V2 != 0 && lso_slot & lso::V1_PAYLOAD_MASK == 0,
         _ => true,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receive order
+
+/// Per-flow next expected TCP sequence number of what was indicated (spec §1.5: arrival order
+/// must be preserved): gaps and late data are counted in [`RxStats`].
+#[derive(Debug, Default)]
+pub struct TcpOrder {
+    next: std::collections::HashMap<[u8; 36], u32>,
+}
+
+impl TcpOrder {
+    /// Looks at one (verified, fixed-up) frame.
+    pub fn observe(&mut self, f: &[u8], st: &RxStats) {
+        let Some(p) = pkt::parse(f) else { return };
+        let Some(ip) = p.ip.filter(|ip| ip.proto == PROTO_TCP && !ip.fragment) else {
+            return;
+        };
+        let Some(thl) = pkt::tcp_hlen(f, ip.l4) else {
+            return;
+        };
+        let end = pkt::ip_end(f, &ip).unwrap_or(f.len());
+        let len = end.saturating_sub(ip.l4 + thl) as u32;
+        let Some(seq) = pkt::tcp_seq(f, ip.l4) else {
+            return;
+        };
+        let flags = pkt::tcp_flags(f, ip.l4).unwrap_or(0);
+        let mut key = [0u8; 36];
+        key[..16].copy_from_slice(&ip.src);
+        key[16..32].copy_from_slice(&ip.dst);
+        key[32..36].copy_from_slice(&f[ip.l4..ip.l4 + 4]);
+        let adv = len + u32::from(flags & (pkt::tcp_flags::SYN | pkt::tcp_flags::FIN) != 0);
+        if adv == 0 {
+            return;
+        }
+        match self.next.get(&key).copied() {
+            None => {}
+            Some(n) => {
+                let d = seq.wrapping_sub(n) as i32;
+                if d > 0 {
+                    st.tcp_gaps.fetch_add(1, Ordering::Relaxed);
+                } else if d < 0 {
+                    st.tcp_old.fetch_add(1, Ordering::Relaxed);
+                    // Keep the furthest point seen.
+                    let e = seq.wrapping_add(adv);
+                    if (e.wrapping_sub(n) as i32) <= 0 {
+                        return;
+                    }
+                }
+            }
+        }
+        self.next.insert(key, seq.wrapping_add(adv));
     }
 }
 
@@ -1475,6 +1541,40 @@ mod tests {
             4,
         );
         assert_eq!((s.lies(), s.scu_ip_value_invalid), (0, 1));
+    }
+
+    #[test]
+    fn tcp_order_counts_gaps_and_late_segments_per_flow() {
+        let st = RxStats::default();
+        let mut o = TcpOrder::default();
+        let seg = |seq: u32| {
+            tcp4(
+                &ep(),
+                &TcpSeg {
+                    seq,
+                    ..TcpSeg::default()
+                },
+                &[0u8; 100],
+            )
+        };
+        for s in [1000, 1100, 1300, 1200, 1400] {
+            o.observe(&seg(s), &st);
+        }
+        let s = st.snapshot();
+        assert_eq!((s.tcp_gaps, s.tcp_old), (1, 1));
+        // Another flow has its own sequence space.
+        o.observe(
+            &tcp4(
+                &Endpoints { sport: 1, ..ep() },
+                &TcpSeg {
+                    seq: 5,
+                    ..TcpSeg::default()
+                },
+                &[0u8; 10],
+            ),
+            &st,
+        );
+        assert_eq!(st.snapshot().tcp_gaps, 1);
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub struct RxItem {
     pub frames: Vec<Vec<u8>>,
     /// Info.
     pub info: RxInfo,
+    /// Emulated processor of the indication.
+    pub cpu: u32,
 }
 
 struct RxQ {
@@ -446,18 +448,28 @@ fn write_frame(fd: RawFd, h: &VnetHdr, frame: &[u8]) -> io::Result<()> {
 
 fn rx_loop(sh: &Shared, q: &RxQueue) {
     let mut items = Vec::new();
+    let mut order = shape::TcpOrder::default();
     while q.take(&mut items) {
         sh.rx_wakeups.fetch_add(1, Ordering::Relaxed);
         let mtu = sh.mtu.load(Ordering::Relaxed);
         for mut it in items.drain(..) {
             sh.rx.nbls.fetch_add(1, Ordering::Relaxed);
+            match it.cpu {
+                0 => &sh.rx.on_cpu0,
+                1 => &sh.rx.on_cpu1,
+                _ => &sh.rx.on_cpu_other,
+            }
+            .fetch_add(1, Ordering::Relaxed);
             if it.info.receive_flags & shape::RECEIVE_FLAGS_RESOURCES != 0 {
                 sh.rx.resources.fetch_add(1, Ordering::Relaxed);
             }
             let nbs = it.frames.len();
             for f in it.frames.iter_mut() {
                 match shape::rx_to_tap(f, &it.info, nbs, mtu, &sh.rx) {
-                    RxVerdict::Deliver(h) => match write_frame(sh.fd.as_raw_fd(), &h, f) {
+                    RxVerdict::Deliver(h) => match {
+                        order.observe(f, &sh.rx);
+                        write_frame(sh.fd.as_raw_fd(), &h, f)
+                    } {
                         Ok(()) => {
                             sh.rx.tap_frames.fetch_add(1, Ordering::Relaxed);
                             if h.gso_type != 0 {
