@@ -465,25 +465,23 @@ fn rx_loop(sh: &Shared, q: &RxQueue) {
             }
             let nbs = it.frames.len();
             for f in it.frames.iter_mut() {
-                match shape::rx_to_tap(f, &it.info, nbs, mtu, &sh.rx) {
-                    RxVerdict::Deliver(h) => match {
-                        order.observe(f, &sh.rx);
-                        write_frame(sh.fd.as_raw_fd(), &h, f)
-                    } {
-                        Ok(()) => {
-                            sh.rx.tap_frames.fetch_add(1, Ordering::Relaxed);
-                            if h.gso_type != 0 {
-                                sh.rx.tap_gso.fetch_add(1, Ordering::Relaxed);
-                            }
+                let RxVerdict::Deliver(h) = shape::rx_to_tap(f, &it.info, nbs, mtu, &sh.rx) else {
+                    continue;
+                };
+                order.observe(f, &sh.rx);
+                match write_frame(sh.fd.as_raw_fd(), &h, f) {
+                    Ok(()) => {
+                        sh.rx.tap_frames.fetch_add(1, Ordering::Relaxed);
+                        if h.gso_type != 0 {
+                            sh.rx.tap_gso.fetch_add(1, Ordering::Relaxed);
                         }
-                        Err(e) => {
-                            let n = sh.rx.tap_errors.fetch_add(1, Ordering::Relaxed);
-                            if n < 4 {
-                                record(sh, format!("TAP write of {} bytes ({h:?}): {e}", f.len()));
-                            }
+                    }
+                    Err(e) => {
+                        let n = sh.rx.tap_errors.fetch_add(1, Ordering::Relaxed);
+                        if n < 4 {
+                            record(sh, format!("TAP write of {} bytes ({h:?}): {e}", f.len()));
                         }
-                    },
-                    RxVerdict::Drop => {}
+                    }
                 }
             }
         }
