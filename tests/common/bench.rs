@@ -65,10 +65,29 @@ fn main_thread_ticks(pid: u32) -> u64 {
         .map_or(0, |x| x.1)
 }
 
-/// A CPU snapshot: QEMU's main loop and all its threads, this process's threads by name.
+/// `(busy, total)` jiffies of all CPUs from `/proc/stat`.
+fn machine_ticks() -> (u64, u64) {
+    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(l) = s.lines().next() else {
+        return (0, 0);
+    };
+    let v: Vec<u64> = l
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().sum();
+    // idle + iowait
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (total.saturating_sub(idle), total)
+}
+
+/// A CPU snapshot: QEMU's main loop and all its threads, this process's threads by name, the
+/// whole machine.
 #[derive(Clone, Debug)]
 pub struct CpuSnap {
     at: Instant,
+    machine: (u64, u64),
     qemu_main: u64,
     qemu_all: u64,
     me: BTreeMap<String, u64>,
@@ -79,6 +98,7 @@ impl CpuSnap {
     pub fn take(qemu_pid: u32) -> CpuSnap {
         CpuSnap {
             at: Instant::now(),
+            machine: machine_ticks(),
             qemu_main: main_thread_ticks(qemu_pid),
             qemu_all: task_ticks(qemu_pid).values().sum(),
             me: task_ticks(std::process::id()),
@@ -95,6 +115,10 @@ pub struct CpuUse {
     pub qemu_main: f64,
     /// All QEMU threads.
     pub qemu_all: f64,
+    /// The whole machine, in cores busy (softirq and every process included).
+    pub machine: f64,
+    /// Cores in the machine.
+    pub cores: f64,
     /// This process's threads, by name.
     pub threads: Vec<(String, f64)>,
 }
@@ -111,8 +135,19 @@ impl CpuUse {
                 .filter(|(_, v)| *v >= 0.02)
                 .collect();
         threads.sort_by(|x, y| y.1.total_cmp(&x.1));
+        let (busy, total) = (
+            b.machine.0.saturating_sub(a.machine.0),
+            b.machine.1.saturating_sub(a.machine.1),
+        );
+        let cores = total as f64 / t / secs;
         CpuUse {
             secs,
+            machine: if total > 0 {
+                cores * busy as f64 / total as f64
+            } else {
+                0.0
+            },
+            cores,
             qemu_main: c(a.qemu_main, b.qemu_main),
             qemu_all: c(a.qemu_all, b.qemu_all),
             threads,
@@ -121,7 +156,12 @@ impl CpuUse {
 
     /// One line: who used how much of a core.
     pub fn describe(&self) -> String {
-        let mut s = format!("qemu-main {:.0}%", self.qemu_main * 100.0);
+        let mut s = format!(
+            "machine {:.0}% of {:.0} cores, qemu-main {:.0}%",
+            self.machine * 100.0,
+            self.cores.round(),
+            self.qemu_main * 100.0
+        );
         for (k, v) in self.threads.iter().take(6) {
             s += &format!(", {k} {:.0}%", v * 100.0);
         }
@@ -137,11 +177,20 @@ impl CpuUse {
                 .filter(|(k, _)| !k.starts_with("ndis-dpc") && !k.starts_with("ndis-worker"))
                 .cloned(),
         );
-        cands
+        let one = cands
             .into_iter()
             .filter(|(_, v)| *v >= 0.85)
             .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(k, v)| format!("{k} at {:.0}% of a core", v * 100.0))
+            .map(|(k, v)| format!("{k} at {:.0}% of a core", v * 100.0));
+        one.or_else(|| {
+            (self.cores > 0.0 && self.machine >= 0.9 * self.cores).then(|| {
+                format!(
+                    "the machine's CPUs ({:.0}% of {:.0} cores busy)",
+                    self.machine * 100.0,
+                    self.cores.round()
+                )
+            })
+        })
     }
 }
 
@@ -285,8 +334,8 @@ pub fn udp_gso(e: &E2e, size: usize, segs: usize, secs: u32, port: u16) -> Res<M
             r.gbps(size),
             r.secs,
             format!(
-                "{} of {} datagrams arrived, {} sends",
-                r.received, r.sent, r.sends
+                "{} of {} datagrams arrived, {} sends, {} ENOBUFS, {} paced",
+                r.received, r.sent, r.sends, r.enobufs, r.paced
             ),
         ))
     })

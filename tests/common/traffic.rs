@@ -231,6 +231,10 @@ pub struct UdpResult {
     pub secs: f64,
     /// `sendmsg` calls.
     pub sends: u64,
+    /// Sends refused with ENOBUFS (the guest TAP's queue was full) and retried.
+    pub enobufs: u64,
+    /// Times the sender waited for the receiver (pacing window full).
+    pub paced: u64,
 }
 
 impl UdpResult {
@@ -410,85 +414,93 @@ pub fn udp_transfer(
     let tx = {
         let got = got.clone();
         let done = done.clone();
-        spawn_in(from, "udp-send", move || -> Res<(u64, u64, f64)> {
-            let s = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
-                .map_err(|e| format!("bind: {e}"))?;
-            s.connect(SocketAddrV4::new(to_ip, port))
-                .map_err(|e| format!("connect: {e}"))?;
-            let segs = spec.gso_segments.unwrap_or(1).max(1);
-            if spec.gso_segments.is_some() {
-                set_int(
+        spawn_in(
+            from,
+            "udp-send",
+            move || -> Res<(u64, u64, f64, u64, u64)> {
+                let s = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+                    .map_err(|e| format!("bind: {e}"))?;
+                s.connect(SocketAddrV4::new(to_ip, port))
+                    .map_err(|e| format!("connect: {e}"))?;
+                let segs = spec.gso_segments.unwrap_or(1).max(1);
+                if spec.gso_segments.is_some() {
+                    set_int(
+                        s.as_raw_fd(),
+                        SOL_UDP,
+                        UDP_SEGMENT,
+                        spec.size as libc::c_int,
+                    )?;
+                }
+                let _ = set_int(
                     s.as_raw_fd(),
-                    SOL_UDP,
-                    UDP_SEGMENT,
-                    spec.size as libc::c_int,
-                )?;
-            }
-            let _ = set_int(
-                s.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_SNDBUFFORCE,
-                8 << 20,
-            );
-            let mut buf = vec![0u8; spec.size * segs];
-            let start = Instant::now();
-            let mut seq = 0u64;
-            let mut sends = 0u64;
-            let limit = spec.count.unwrap_or(u64::MAX);
-            let mut stall = Instant::now();
-            while seq < limit && start.elapsed() < spec.duration {
-                // Pace: never more than `window` datagrams ahead of the receiver — and only one
-                // until the first arrived (the neighbour entry is resolved then; the kernel's
-                // unresolved-neighbour queue would otherwise drop a burst).
-                let have = got.load(Ordering::Acquire);
-                let inflight = seq - have;
-                let window = if have == 0 {
-                    1
-                } else {
-                    spec.window.max(segs as u64)
-                };
-                if seq > 0 && inflight + segs as u64 > window {
-                    if stall.elapsed() > Duration::from_secs(5) {
-                        break;
+                    libc::SOL_SOCKET,
+                    libc::SO_SNDBUFFORCE,
+                    8 << 20,
+                );
+                let mut buf = vec![0u8; spec.size * segs];
+                let start = Instant::now();
+                let mut seq = 0u64;
+                let mut sends = 0u64;
+                let mut enobufs = 0u64;
+                let mut paced = 0u64;
+                let limit = spec.count.unwrap_or(u64::MAX);
+                let mut stall = Instant::now();
+                while seq < limit && start.elapsed() < spec.duration {
+                    // Pace: never more than `window` datagrams ahead of the receiver — and only one
+                    // until the first arrived (the neighbour entry is resolved then; the kernel's
+                    // unresolved-neighbour queue would otherwise drop a burst).
+                    let have = got.load(Ordering::Acquire);
+                    let inflight = seq - have;
+                    let window = if have == 0 {
+                        1
+                    } else {
+                        spec.window.max(segs as u64)
+                    };
+                    if seq > 0 && inflight + segs as u64 > window {
+                        if stall.elapsed() > Duration::from_secs(5) {
+                            break;
+                        }
+                        paced += 1;
+                        std::thread::yield_now();
+                        continue;
                     }
-                    std::thread::yield_now();
-                    continue;
-                }
-                stall = Instant::now();
-                let k = (limit - seq).min(segs as u64) as usize;
-                for i in 0..k {
-                    fill_datagram(&mut buf[i * spec.size..(i + 1) * spec.size], seq + i as u64);
-                }
-                match s.send(&buf[..k * spec.size]) {
-                    Ok(_) => {
-                        seq += k as u64;
-                        sends += 1;
+                    stall = Instant::now();
+                    let k = (limit - seq).min(segs as u64) as usize;
+                    for i in 0..k {
+                        fill_datagram(&mut buf[i * spec.size..(i + 1) * spec.size], seq + i as u64);
                     }
-                    Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                        std::thread::sleep(Duration::from_micros(100));
-                    }
-                    Err(e) => {
-                        done.store(true, Ordering::Release);
-                        return Err(format!("send #{seq}: {e}"));
+                    match s.send(&buf[..k * spec.size]) {
+                        Ok(_) => {
+                            seq += k as u64;
+                            sends += 1;
+                        }
+                        Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                            enobufs += 1;
+                            std::thread::sleep(Duration::from_micros(50));
+                        }
+                        Err(e) => {
+                            done.store(true, Ordering::Release);
+                            return Err(format!("send #{seq}: {e}"));
+                        }
                     }
                 }
-            }
-            // Wait for the tail (bounded); the time counts until the last datagram arrived.
-            let t = Instant::now();
-            let mut last = (got.load(Ordering::Acquire), Instant::now());
-            while got.load(Ordering::Acquire) < seq && t.elapsed() < Duration::from_secs(3) {
-                std::thread::sleep(Duration::from_millis(1));
-                let g = got.load(Ordering::Acquire);
-                if g != last.0 {
-                    last = (g, Instant::now());
+                // Wait for the tail (bounded); the time counts until the last datagram arrived.
+                let t = Instant::now();
+                let mut last = (got.load(Ordering::Acquire), Instant::now());
+                while got.load(Ordering::Acquire) < seq && t.elapsed() < Duration::from_secs(3) {
+                    std::thread::sleep(Duration::from_millis(1));
+                    let g = got.load(Ordering::Acquire);
+                    if g != last.0 {
+                        last = (g, Instant::now());
+                    }
                 }
-            }
-            let secs = last.1.duration_since(start).as_secs_f64();
-            done.store(true, Ordering::Release);
-            Ok((seq, sends, secs))
-        })?
+                let secs = last.1.duration_since(start).as_secs_f64();
+                done.store(true, Ordering::Release);
+                Ok((seq, sends, secs, enobufs, paced))
+            },
+        )?
     };
-    let (sent, sends, secs) = join(tx, "sender")??;
+    let (sent, sends, secs, enobufs, paced) = join(tx, "sender")??;
     let (bad, bad_sizes, duplicates) = join(rx, "receiver")??;
     Ok(UdpResult {
         sent,
@@ -498,6 +510,8 @@ pub fn udp_transfer(
         duplicates,
         secs,
         sends,
+        enobufs,
+        paced,
     })
 }
 
@@ -593,24 +607,32 @@ pub fn parse_iperf(text: &str) -> Res<IperfResult> {
         cpu_server: f(&end["cpu_utilization_percent"]["remote_total"]),
         ..IperfResult::default()
     };
-    if end["sum_received"].is_object() {
+    let udp = end["sum"]["jitter_ms"].is_number() || end["sum_sent"]["jitter_ms"].is_number();
+    if !udp {
         r.bps = f(&end["sum_received"]["bits_per_second"]);
         r.sender_bps = f(&end["sum_sent"]["bits_per_second"]);
         r.retransmits = u(&end["sum_sent"]["retransmits"]);
     } else {
-        // UDP: `sum` is the sender's view; the server's loss figures are in it too.
-        let s = &end["sum"];
-        r.sender_bps = f(&s["bits_per_second"]);
-        r.packets = u(&s["packets"]);
-        r.lost = u(&s["lost_packets"]);
-        let rcv = &end["sum_received"];
-        r.bps = if rcv.is_object() {
-            f(&rcv["bits_per_second"])
-        } else if r.packets > 0 {
-            r.sender_bps * (r.packets - r.lost.min(r.packets)) as f64 / r.packets as f64
+        // UDP (iperf3 ≥ 3.11 has sum_sent/sum_received; older ones only `sum`, the sender's
+        // view with the server's loss figures).
+        let sent = if end["sum_sent"].is_object() {
+            &end["sum_sent"]
         } else {
-            0.0
+            &end["sum"]
         };
+        r.sender_bps = f(&sent["bits_per_second"]);
+        r.packets = u(&sent["packets"]);
+        if end["sum_received"].is_object() {
+            r.bps = f(&end["sum_received"]["bits_per_second"]);
+            r.lost = u(&end["sum_received"]["lost_packets"]);
+        } else {
+            r.lost = u(&end["sum"]["lost_packets"]);
+            r.bps = if r.packets > 0 {
+                r.sender_bps * (r.packets - r.lost.min(r.packets)) as f64 / r.packets as f64
+            } else {
+                0.0
+            };
+        }
     }
     Ok(r)
 }
@@ -703,10 +725,14 @@ mod tests {
         let tcp = r#"{"end":{"sum_sent":{"bits_per_second":2.5e9,"retransmits":3},"sum_received":{"bits_per_second":2.4e9},"cpu_utilization_percent":{"host_total":50.0,"remote_total":20.0}}}"#;
         let r = parse_iperf(tcp).unwrap();
         assert_eq!((r.bps, r.retransmits, r.cpu_client), (2.4e9, 3, 50.0));
-        let udp = r#"{"end":{"sum":{"bits_per_second":1e9,"packets":1000,"lost_packets":10}}}"#;
+        let udp = r#"{"end":{"sum":{"bits_per_second":1e9,"jitter_ms":0.1,"packets":1000,"lost_packets":10}}}"#;
         let r = parse_iperf(udp).unwrap();
         assert_eq!((r.packets, r.lost), (1000, 10));
         assert!((r.bps - 0.99e9).abs() < 1.0);
+        // iperf3 3.12 (this machine): sum_sent / sum_received.
+        let udp = r#"{"end":{"sum":{"bits_per_second":1e9,"jitter_ms":0.1,"packets":1000,"lost_packets":10},"sum_sent":{"bits_per_second":1e9,"jitter_ms":0,"packets":1000,"lost_packets":0},"sum_received":{"bits_per_second":0.5e9,"jitter_ms":0.1,"packets":1000,"lost_packets":500}}}"#;
+        let r = parse_iperf(udp).unwrap();
+        assert_eq!((r.packets, r.lost, r.bps), (1000, 500, 0.5e9));
         assert!(parse_iperf(r#"{"error":"unable to connect"}"#).is_err());
     }
 
