@@ -94,9 +94,13 @@ impl Problems {
     }
     fn finish(&mut self, what: &str, e: E2e) {
         match e.finish() {
-            Ok(f) => self
-                .0
-                .extend(f.problems.into_iter().map(|p| format!("{what}: {p}"))),
+            Ok(f) => {
+                for (w, n) in &f.warnings {
+                    println!("# {what}: NDIS warning ×{n}: {w}");
+                }
+                self.0
+                    .extend(f.problems.into_iter().map(|p| format!("{what}: {p}")))
+            }
             Err(x) => self.0.push(format!("{what}: {x}")),
         }
     }

@@ -154,6 +154,12 @@ impl E2e {
             g.offloads = 0;
         }
         let tb = Testbed::start(tcfg).map_err(|e| format!("testbed: {e}"))?;
+        // The guest TAP's queue is the stand-in's send queue: room for bursts (a UDP_SEGMENT
+        // send with USO off is 44 frames at once) so that losses are never the bench's.
+        if let (Some(ns), Some(tap)) = (tb.guest_ns(), tb.guest_tap()) {
+            ns.ip(&["link", "set", "dev", tap.name(), "txqueuelen", "10000"])
+                .map_err(|e| format!("txqueuelen: {e}"))?;
+        }
         let reg_path = tb
             .run_dir()
             .map(|d| d.join("registry.txt"))
@@ -189,6 +195,9 @@ impl E2e {
             .map_err(|e| format!("registry file: {e}"))?;
         let bus = QemuBus::new(tb.machine().clone());
         let mut h = Harness::with_config(bus, reg, self.opts.emu.clone());
+        // Violations and warnings are collected and reported by `finish` (summarised: the
+        // emulator prints one line per occurrence otherwise, e.g. per NBL).
+        h.quiet(true);
         lifecycle(h.load(netkvmrs::driver_entry), "DriverEntry")?;
         lifecycle(h.initialize(), "MiniportInitializeEx")?;
         lifecycle(h.bind(), "bind")?;
@@ -524,6 +533,7 @@ impl E2e {
                 let mut g = p.harness();
                 let SendHarness(h) = &mut *g;
                 problems.extend(safe_down(h));
+                fin.warnings = summarize(h.warnings().iter().map(|w| w.to_string()));
             }
             Some(Be::Pass(p)) => {
                 fin.passthrough = Some(p.stats());
@@ -645,11 +655,23 @@ fn safe_down(h: &mut Harness) -> Vec<String> {
     out
 }
 
+/// Distinct messages with their counts (numbers in a message do not make it distinct).
+pub fn summarize(msgs: impl Iterator<Item = String>) -> Vec<(String, u64)> {
+    let mut m: std::collections::BTreeMap<String, (String, u64)> = Default::default();
+    for s in msgs {
+        let key: String = s.chars().filter(|c| !c.is_ascii_digit()).collect();
+        m.entry(key).or_insert_with(|| (s.clone(), 0)).1 += 1;
+    }
+    m.into_values().collect()
+}
+
 /// What [`E2e::finish`] found.
 #[derive(Debug, Default, Clone)]
 pub struct Finish {
     /// Every problem: stand-in errors, lies, leaks, contract violations.
     pub problems: Vec<String>,
+    /// NDIS warnings (not failures), distinct messages with their counts.
+    pub warnings: Vec<(String, u64)>,
     /// Final send counters.
     pub tx: crate::shape::TxSnap,
     /// Final receive counters.

@@ -40,7 +40,7 @@ pub trait Port: Send + Sync + 'static {
 }
 
 /// One indicated NBL: its NET_BUFFERs' frames and per-NBL info.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct RxItem {
     /// Frames (one per NET_BUFFER).
     pub frames: Vec<Vec<u8>>,
@@ -140,6 +140,8 @@ struct Shared {
     tx_wakeups: AtomicU64,
     /// Receive-thread wakeups.
     rx_wakeups: AtomicU64,
+    /// Gets a copy of every indication as the miniport made it (before any fix-up).
+    observer: Mutex<Option<std::sync::mpsc::Sender<RxItem>>>,
 }
 
 /// A running stand-in (stops on drop).
@@ -200,6 +202,7 @@ impl Standin {
             errors: Mutex::new(Vec::new()),
             tx_wakeups: AtomicU64::new(0),
             rx_wakeups: AtomicU64::new(0),
+            observer: Mutex::new(None),
         });
         set_tun_offloads(sh.fd.as_raw_fd(), offloads.tun_flags())?;
         let rxq = Arc::new(RxQueue::new());
@@ -239,6 +242,12 @@ impl Standin {
     pub fn set_offloads(&self, o: TxOffloads) -> io::Result<()> {
         *lock(&self.sh.offloads) = o;
         set_tun_offloads(self.sh.fd.as_raw_fd(), o.tun_flags())
+    }
+
+    /// Sends a copy of every indication, as the miniport made it, to `tx` from now on (`None`
+    /// stops). For conformance suites that check per-NBL info and headers themselves.
+    pub fn observe(&self, tx: Option<std::sync::mpsc::Sender<RxItem>>) {
+        *lock(&self.sh.observer) = tx;
     }
 
     /// Offloads in use.
@@ -452,7 +461,11 @@ fn rx_loop(sh: &Shared, q: &RxQueue) {
     while q.take(&mut items) {
         sh.rx_wakeups.fetch_add(1, Ordering::Relaxed);
         let mtu = sh.mtu.load(Ordering::Relaxed);
+        let obs = lock(&sh.observer).clone();
         for mut it in items.drain(..) {
+            if let Some(o) = &obs {
+                let _ = o.send(it.clone());
+            }
             sh.rx.nbls.fetch_add(1, Ordering::Relaxed);
             match it.cpu {
                 0 => &sh.rx.on_cpu0,

@@ -443,6 +443,9 @@ pub fn udp_transfer(
                 let mut sends = 0u64;
                 let mut enobufs = 0u64;
                 let mut paced = 0u64;
+                let mut presumed_lost = 0u64;
+                let mut last_got = 0u64;
+                let mut progress = Instant::now();
                 let limit = spec.count.unwrap_or(u64::MAX);
                 let mut stall = Instant::now();
                 while seq < limit && start.elapsed() < spec.duration {
@@ -450,7 +453,18 @@ pub fn udp_transfer(
                     // until the first arrived (the neighbour entry is resolved then; the kernel's
                     // unresolved-neighbour queue would otherwise drop a burst).
                     let have = got.load(Ordering::Acquire);
-                    let inflight = seq - have;
+                    if have != last_got {
+                        last_got = have;
+                        progress = Instant::now();
+                    }
+                    // Datagrams lost on the way would hold the window shut for good: after
+                    // 50 ms without progress the ones in flight are presumed lost.
+                    if seq > have + presumed_lost && progress.elapsed() > Duration::from_millis(50)
+                    {
+                        presumed_lost = seq - have;
+                        progress = Instant::now();
+                    }
+                    let inflight = seq - have - presumed_lost.min(seq - have);
                     let window = if have == 0 {
                         1
                     } else {
