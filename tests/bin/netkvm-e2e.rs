@@ -175,8 +175,10 @@ fn print_rows(title: &str, on: &str, off: &str, rows: &[Row]) {
         .iter()
         .map(|r| {
             let g = |m: &Option<Measure>| {
-                m.as_ref()
-                    .map_or("failed".into(), |m| format!("{:.2}", m.gbps))
+                m.as_ref().map_or("failed".into(), |m| match m.loss {
+                    Some(l) => format!("{:.2} ({:.0}% lost)", m.gbps, l * 100.0),
+                    None => format!("{:.2}", m.gbps),
+                })
             };
             vec![
                 r.what.clone(),
@@ -317,7 +319,7 @@ fn demo(a: &Args) -> Result<(), Vec<String>> {
         what: "iperf3 -u -l 1472 (MTU 1500)".into(),
         on: i1472_on,
         off: i1472_off,
-        unit_note: "one datagram per send",
+        unit_note: "iperf3 -b 0: goodput under overload",
     });
     rows.push(Row {
         what: "iperf3 -u -l 65507 (MTU 1500)".into(),

@@ -209,6 +209,8 @@ pub struct Measure {
     pub nbls: u64,
     /// Free text (datagrams, retransmits …).
     pub note: String,
+    /// Share of datagrams lost (UDP runs without pacing).
+    pub loss: Option<f64>,
 }
 
 impl Measure {
@@ -247,12 +249,20 @@ fn driver_ns(e: &E2e) -> u64 {
 
 /// Runs `f` and measures around it.
 pub fn measure(e: &E2e, f: impl FnOnce() -> Res<(f64, f64, String)>) -> Res<Measure> {
+    measure_loss(e, || f().map(|(a, b, c)| (a, b, c, None)))
+}
+
+/// As [`measure`], with a loss share.
+pub fn measure_loss(
+    e: &E2e,
+    f: impl FnOnce() -> Res<(f64, f64, String, Option<f64>)>,
+) -> Res<Measure> {
     let pid = e.tb().machine().qemu_pid();
     let d0 = driver_ns(e);
     let t0 = e.standin().tx_stats();
     let r0 = e.standin().rx_stats();
     let a = CpuSnap::take(pid);
-    let (gbps, secs, note) = f()?;
+    let (gbps, secs, note, loss) = f()?;
     let b = CpuSnap::take(pid);
     let d1 = driver_ns(e);
     let tx = e.standin().tx_stats().since(&t0);
@@ -264,6 +274,7 @@ pub fn measure(e: &E2e, f: impl FnOnce() -> Res<(f64, f64, String)>) -> Res<Meas
         driver_ns: d1.saturating_sub(d0),
         nbls: tx.nbls + rx.nbls,
         note,
+        loss,
     })
 }
 
@@ -291,9 +302,10 @@ pub fn tcp(e: &E2e, way: Way, secs: u32, port: u16) -> Res<Measure> {
     })
 }
 
-/// iperf3 UDP guest→host with `size`-byte datagrams, unlimited rate, for `secs`.
+/// iperf3 UDP guest→host with `size`-byte datagrams, unlimited rate (`-b 0`), for `secs`:
+/// goodput and loss, as a user running the reference command would see them.
 pub fn udp_iperf(e: &E2e, size: usize, secs: u32, port: u16) -> Res<Measure> {
-    measure(e, || {
+    measure_loss(e, || {
         let l = size.to_string();
         let r = iperf3(
             e.host_ns(),
@@ -303,13 +315,15 @@ pub fn udp_iperf(e: &E2e, size: usize, secs: u32, port: u16) -> Res<Measure> {
             secs,
             &["-u", "-b", "0", "-l", &l],
         )?;
+        let loss = (r.packets > 0).then(|| r.lost as f64 / r.packets as f64);
         Ok((
             r.bps / 1e9,
             f64::from(secs),
             format!(
-                "{} datagrams, {} lost, sender CPU {:.0}%",
+                "{} datagrams sent, {} lost, sender CPU {:.0}%",
                 r.packets, r.lost, r.cpu_client
             ),
+            loss,
         ))
     })
 }
