@@ -519,6 +519,24 @@ fn bench_all(a: &Args) -> Result<(), Vec<String>> {
             }
             p.finish("ceiling", e);
         }
+        // MTU frames from the host (no GSO towards the device): a pass-through cannot coalesce,
+        // so this is what software RSC has to beat.
+        let o = Opts::default()
+            .passthrough()
+            .prop("guest_tso4", "off")
+            .prop("guest_tso6", "off");
+        if let Some(e) = start(&mut p, "ceiling (MTU frames)", o) {
+            if let Some(c) = p.check("ceiling rsc_sw", rx(&e, 5710)) {
+                emit(&lines("ceiling_rsc_sw", &c));
+                if let Some((_, d)) = driver.iter().find(|(n, _)| *n == "rsc_sw") {
+                    println!(
+                        "{}",
+                        ratio_line("driver_vs_ceiling_rsc_sw", ratio(d.gbps, c.gbps), 0.9)
+                    );
+                }
+            }
+            p.finish("ceiling (MTU frames)", e);
+        }
     }
     p.result()
 }

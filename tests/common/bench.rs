@@ -261,9 +261,21 @@ pub fn measure_loss(
     let d0 = driver_ns(e);
     let t0 = e.standin().tx_stats();
     let r0 = e.standin().rx_stats();
+    let p0 = e.standin().tx_phases();
     let a = CpuSnap::take(pid);
     let (gbps, secs, note, loss) = f()?;
     let b = CpuSnap::take(pid);
+    let p1 = e.standin().tx_phases();
+    let ph: Vec<f64> = (0..4)
+        .map(|i| p1[i].saturating_sub(p0[i]) as f64 / 1e9 / secs.max(1e-6))
+        .collect();
+    let note = format!(
+        "{note}; stand-in send thread: wait {:.0}% read+shape {:.0}% send {:.0}% reap {:.0}%",
+        ph[0] * 100.0,
+        ph[1] * 100.0,
+        ph[2] * 100.0,
+        ph[3] * 100.0
+    );
     let d1 = driver_ns(e);
     let tx = e.standin().tx_stats().since(&t0);
     let rx = e.standin().rx_stats().since(&r0);
@@ -338,7 +350,7 @@ pub fn udp_gso(e: &E2e, size: usize, segs: usize, secs: u32, port: u16) -> Res<M
             duration: Duration::from_secs(u64::from(secs)),
             gso_segments: (segs > 1).then_some(segs),
             // ~1.5 MiB in flight: enough to keep the path busy, below the socket buffers.
-            window: ((3 << 19) / size.max(1)).max(2 * segs) as u64,
+            window: ((4 << 20) / size.max(1)).max(2 * segs) as u64,
         };
         let r = udp_transfer(e.guest_ns(), e.host_ns(), e.host_ip(), port, spec)?;
         if r.bad != 0 || r.duplicates != 0 {

@@ -462,7 +462,7 @@ pub struct WinTx {
 
 /// Bytes of payload per MDL after the header MDL (Windows hands application buffers in
 /// pieces; several MDLs exercise the miniport's scatter/gather path).
-pub const PAYLOAD_MDL: usize = 16 * 1024;
+pub const PAYLOAD_MDL: usize = 64 * 1024;
 
 fn mdl_splits(hdr_end: usize, len: usize) -> Vec<usize> {
     let mut v = Vec::new();

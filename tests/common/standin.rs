@@ -140,6 +140,9 @@ struct Shared {
     tx_wakeups: AtomicU64,
     /// Receive-thread wakeups.
     rx_wakeups: AtomicU64,
+    /// Send-thread wall time by phase (ns): waiting for frames, reading + shaping, the port's
+    /// send (the miniport's send handler runs here, on the caller's thread), reaping.
+    tx_phase_ns: [AtomicU64; 4],
     /// Gets a copy of every indication as the miniport made it (before any fix-up).
     observer: Mutex<Option<std::sync::mpsc::Sender<RxItem>>>,
 }
@@ -202,6 +205,7 @@ impl Standin {
             errors: Mutex::new(Vec::new()),
             tx_wakeups: AtomicU64::new(0),
             rx_wakeups: AtomicU64::new(0),
+            tx_phase_ns: Default::default(),
             observer: Mutex::new(None),
         });
         set_tun_offloads(sh.fd.as_raw_fd(), offloads.tun_flags())?;
@@ -276,6 +280,11 @@ impl Standin {
             self.sh.tx_wakeups.load(Ordering::Relaxed),
             self.sh.rx_wakeups.load(Ordering::Relaxed),
         )
+    }
+
+    /// Send-thread wall time (ns) spent `[waiting, reading+shaping, sending, reaping]`.
+    pub fn tx_phases(&self) -> [u64; 4] {
+        std::array::from_fn(|i| self.sh.tx_phase_ns[i].load(Ordering::Relaxed))
     }
 
     /// Errors the threads recorded (a panic in the port, TAP errors).
@@ -382,7 +391,10 @@ fn tx_loop(sh: &Shared, port: &dyn Port) {
     while !sh.stop.load(Ordering::SeqCst) {
         // With sends in flight, come back soon to reap their completions.
         let ms = if outstanding > 0 { 2 } else { 500 };
+        let t0 = std::time::Instant::now();
         let readable = wait_readable(sh, ms);
+        let t1 = std::time::Instant::now();
+        sh.tx_phase_ns[0].fetch_add((t1 - t0).as_nanos() as u64, Ordering::Relaxed);
         sh.tx_wakeups.fetch_add(1, Ordering::Relaxed);
         if sh.stop.load(Ordering::SeqCst) {
             break;
@@ -407,11 +419,14 @@ fn tx_loop(sh: &Shared, port: &dyn Port) {
                     }
                 }
             }
+            let t2 = std::time::Instant::now();
+            sh.tx_phase_ns[1].fetch_add((t2 - t1).as_nanos() as u64, Ordering::Relaxed);
             if !batch.is_empty() {
                 sh.tx.nbls.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     port.send(&mut batch, &sh.tx)
                 }));
+                sh.tx_phase_ns[2].fetch_add(t2.elapsed().as_nanos() as u64, Ordering::Relaxed);
                 if let Err(p) = r {
                     record(sh, format!("send: {}", panic_text(&*p)));
                     batch.clear();
@@ -419,7 +434,10 @@ fn tx_loop(sh: &Shared, port: &dyn Port) {
                 }
             }
         }
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| port.reap(&sh.tx))) {
+        let t3 = std::time::Instant::now();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| port.reap(&sh.tx)));
+        sh.tx_phase_ns[3].fetch_add(t3.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        match r {
             Ok(n) => outstanding = n,
             Err(p) => {
                 record(sh, format!("reap: {}", panic_text(&*p)));
