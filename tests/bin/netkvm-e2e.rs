@@ -441,6 +441,15 @@ fn bench_all(a: &Args) -> Result<(), Vec<String>> {
         }
         header(name);
         if let Some(e) = start(&mut p, name, o) {
+            if name == "rsc_ext" {
+                let f = e.negotiated_features().unwrap_or_default();
+                if !f.iter().any(|x| x == "VIRTIO_NET_F_RSC_EXT") {
+                    println!(
+                        "# rsc_ext: the driver did not negotiate VIRTIO_NET_F_RSC_EXT: QEMU's \
+                         coalescer is off and these figures are host-GRO figures"
+                    );
+                }
+            }
             if let Some(m) = on_off(
                 &mut p,
                 &e,
