@@ -100,7 +100,7 @@ impl NdisPort {
 }
 
 impl Port for NdisPort {
-    fn send(&self, batch: &mut Vec<WinTx>, st: &TxStats) {
+    fn send(&self, batch: &mut Vec<WinTx>, st: &TxStats, recycle: &mut Vec<Vec<u8>>) {
         let Some(p) = lock(&self.proto).clone() else {
             st.not_running
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -127,7 +127,12 @@ impl Port for NdisPort {
                 info: w.info,
                 nbl_flags: 0,
             };
-            match p.nbl(&spec) {
+            let built = p.nbl(&spec);
+            // The NBL has its own copy in DMA memory: the frame buffer can be reused.
+            if let Some(nb) = spec.nbs.into_iter().next() {
+                recycle.push(nb.data);
+            }
+            match built {
                 Ok(nbl) => {
                     if matches!(w.kind, TxKind::LsoV1(_) | TxKind::LsoV2) {
                         lso.push((nbl.id(), w.kind));

@@ -589,7 +589,7 @@ fn tx_header(w: &mut WinTx) -> VnetHdr {
 }
 
 impl Port for PassPort {
-    fn send(&self, batch: &mut Vec<WinTx>, st: &TxStats) {
+    fn send(&self, batch: &mut Vec<WinTx>, st: &TxStats, recycle: &mut Vec<Vec<u8>>) {
         let mut tx = lock(&self.tx);
         let mut added = 0u32;
         for mut w in batch.drain(..) {
@@ -625,6 +625,7 @@ impl Port for PassPort {
             let dst = unsafe { std::slice::from_raw_parts_mut(p, TX_SLOT) };
             dst[..VNET_HDR_LEN].copy_from_slice(&h.to_bytes());
             dst[VNET_HDR_LEN..need].copy_from_slice(&w.frame);
+            recycle.push(std::mem::take(&mut w.frame));
             let pa = tx.slots.paddr + off as u64;
             // SAFETY: the slot stays untouched until its token comes back from pop_used.
             if unsafe { tx.q.add([Buffer::readable(pa, need as u32)], slot) }.is_err() {

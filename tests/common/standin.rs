@@ -33,8 +33,10 @@ pub const RX_QUEUE_MAX: usize = 8192;
 
 /// The miniport side of the stand-in.
 pub trait Port: Send + Sync + 'static {
-    /// Sends `batch` (drained) as one chain. Counts what it could not send in `st`.
-    fn send(&self, batch: &mut Vec<WinTx>, st: &TxStats);
+    /// Sends `batch` (drained) as one chain. Counts what it could not send in `st`. Frame
+    /// buffers it no longer needs go to `recycle` (the send thread reads the next frames into
+    /// them: no allocation and no extra copy per frame).
+    fn send(&self, batch: &mut Vec<WinTx>, st: &TxStats, recycle: &mut Vec<Vec<u8>>);
     /// Collects finished sends without blocking; returns how many are still outstanding.
     fn reap(&self, st: &TxStats) -> usize;
 }
@@ -352,31 +354,39 @@ fn wait_readable(sh: &Shared, ms: i32) -> bool {
     n > 0 && p[0].revents & libc::POLLIN != 0
 }
 
-/// Reads one `[vnet header | frame]` without blocking: header and frame length.
-fn read_frame(
-    fd: RawFd,
-    hdr: &mut [u8; VNET_HDR_LEN],
-    buf: &mut [u8],
-) -> io::Result<Option<usize>> {
+/// Largest frame a TAP can hand over (64 KiB GSO frame + Ethernet/VLAN slack).
+const FRAME_CAP: usize = 65536 + 64;
+
+/// Reads one `[vnet header | frame]` without blocking, the frame straight into `buf` (cleared
+/// first; its length is the frame's afterwards). False when no frame is queued.
+fn read_frame(fd: RawFd, hdr: &mut [u8; VNET_HDR_LEN], buf: &mut Vec<u8>) -> io::Result<bool> {
+    buf.clear();
+    buf.reserve(FRAME_CAP);
+    let spare = buf.spare_capacity_mut();
+    let cap = spare.len();
     let iov = [
         libc::iovec {
             iov_base: hdr.as_mut_ptr().cast(),
             iov_len: VNET_HDR_LEN,
         },
         libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
+            iov_base: spare.as_mut_ptr().cast(),
+            iov_len: cap,
         },
     ];
     loop {
-        // SAFETY: readv into two live, writable buffers described by `iov`.
+        // SAFETY: readv into two live, writable buffers described by `iov` (the second is the
+        // vector's spare capacity; its bytes are exposed below only once the kernel wrote them).
         let n = unsafe { libc::readv(fd, iov.as_ptr(), 2) };
         if n >= 0 {
-            return Ok(Some((n as usize).saturating_sub(VNET_HDR_LEN)));
+            let len = (n as usize).saturating_sub(VNET_HDR_LEN).min(cap);
+            // SAFETY: the kernel wrote `len` bytes at the start of the spare capacity.
+            unsafe { buf.set_len(len) };
+            return Ok(true);
         }
         let e = io::Error::last_os_error();
         match e.kind() {
-            io::ErrorKind::WouldBlock => return Ok(None),
+            io::ErrorKind::WouldBlock => return Ok(false),
             io::ErrorKind::Interrupted => continue,
             _ => return Err(e),
         }
@@ -385,7 +395,7 @@ fn read_frame(
 
 fn tx_loop(sh: &Shared, port: &dyn Port) {
     let mut hdr = [0u8; VNET_HDR_LEN];
-    let mut buf = vec![0u8; 65536 + 64];
+    let mut pool: Vec<Vec<u8>> = Vec::new();
     let mut batch: Vec<WinTx> = Vec::with_capacity(TX_BATCH * 2);
     let mut outstanding = 0usize;
     while !sh.stop.load(Ordering::SeqCst) {
@@ -403,15 +413,21 @@ fn tx_loop(sh: &Shared, port: &dyn Port) {
             let off = *lock(&sh.offloads);
             let mut frames = 0;
             while frames < TX_BATCH {
+                let mut buf = pool.pop().unwrap_or_default();
                 match read_frame(sh.fd.as_raw_fd(), &mut hdr, &mut buf) {
-                    Ok(Some(n)) => {
+                    Ok(true) => {
                         frames += 1;
                         sh.tx.tap_frames.fetch_add(1, Ordering::Relaxed);
-                        sh.tx.tap_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                        sh.tx
+                            .tap_bytes
+                            .fetch_add(buf.len() as u64, Ordering::Relaxed);
                         let h = VnetHdr::from_bytes(&hdr).unwrap_or_default();
-                        shape::shape_tx(&h, buf[..n].to_vec(), &off, &mut batch, &sh.tx);
+                        shape::shape_tx(&h, buf, &off, &mut batch, &sh.tx);
                     }
-                    Ok(None) => break,
+                    Ok(false) => {
+                        pool.push(buf);
+                        break;
+                    }
                     Err(e) => {
                         record(sh, format!("TAP read: {e}"));
                         std::thread::sleep(Duration::from_millis(10));
@@ -424,8 +440,10 @@ fn tx_loop(sh: &Shared, port: &dyn Port) {
             if !batch.is_empty() {
                 sh.tx.nbls.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    port.send(&mut batch, &sh.tx)
+                    port.send(&mut batch, &sh.tx, &mut pool)
                 }));
+                // Keep a bounded number of 64 KiB buffers around.
+                pool.truncate(2 * TX_BATCH);
                 sh.tx_phase_ns[2].fetch_add(t2.elapsed().as_nanos() as u64, Ordering::Relaxed);
                 if let Err(p) = r {
                     record(sh, format!("send: {}", panic_text(&*p)));
