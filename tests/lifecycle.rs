@@ -19,7 +19,7 @@ fn stream(
     let from = NetNs::existing(from.name()).unwrap();
     let to = NetNs::existing(to.name()).unwrap();
     std::thread::spawn(move || {
-        tcp_transfer(&from, &to, ip, port, 256 << 20, Duration::from_secs(120))
+        tcp_transfer(&from, &to, ip, port, 512 << 20, Duration::from_secs(180))
     })
 }
 
