@@ -54,6 +54,8 @@ pub struct Opts {
     pub backend: Backend,
     /// Extra sysctls in every namespace.
     pub sysctls: Vec<(String, String)>,
+    /// IPv6 on: host TAP `fd00:77::1/64`, guest TAP `fd00:77::2/64` (besides IPv4).
+    pub ipv6: bool,
 }
 
 impl Default for Opts {
@@ -68,6 +70,7 @@ impl Default for Opts {
             emu: EmuConfig::default(),
             // Development aid: run the suite's traffic checks on the ceiling to validate the bench
             // itself (OID-based checks then fail with "not a miniport bench").
+            ipv6: false,
             backend: if std::env::var("NETKVM_E2E_BACKEND").is_ok_and(|v| v == "passthrough") {
                 Backend::Passthrough
             } else {
@@ -99,6 +102,11 @@ impl Opts {
         self.backend = Backend::Passthrough;
         self
     }
+    /// Turns IPv6 on (addresses [`HOST_IP6`] / [`GUEST_IP6`]).
+    pub fn ipv6(mut self) -> Self {
+        self.ipv6 = true;
+        self
+    }
     /// Adds a sysctl in every namespace.
     pub fn sysctl(mut self, k: &str, v: &str) -> Self {
         self.sysctls.push((k.into(), v.into()));
@@ -107,6 +115,11 @@ impl Opts {
 }
 
 static BENCH_LOCK: Mutex<()> = Mutex::new(());
+
+/// The host TAP's IPv6 address with [`Opts::ipv6`].
+pub const HOST_IP6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0xfd00, 0x77, 0, 0, 0, 0, 0, 1);
+/// The guest's IPv6 address with [`Opts::ipv6`].
+pub const GUEST_IP6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0xfd00, 0x77, 0, 0, 0, 0, 0, 2);
 
 enum Be {
     Ndis(Arc<NdisPort>),
@@ -138,6 +151,7 @@ impl E2e {
             host_mtu: (opts.mtu != 1500).then_some(opts.mtu),
             peer: opts.peer,
             sysctls: opts.sysctls.clone(),
+            ipv6: opts.ipv6,
             ..TestbedConfig::default()
         };
         tcfg.machine.ram_mib = opts.ram_mib;
@@ -154,6 +168,24 @@ impl E2e {
             g.offloads = 0;
         }
         let tb = Testbed::start(tcfg).map_err(|e| format!("testbed: {e}"))?;
+        if opts.ipv6 {
+            let add = |ns: &testbed::NetNs, dev: &str, ip: std::net::Ipv6Addr| {
+                ns.ip(&[
+                    "-6",
+                    "addr",
+                    "add",
+                    &format!("{ip}/64"),
+                    "dev",
+                    dev,
+                    "nodad",
+                ])
+                .map_err(|e| format!("IPv6 address: {e}"))
+            };
+            add(tb.host_ns(), tb.host_tap(), HOST_IP6)?;
+            if let (Some(ns), Some(tap)) = (tb.guest_ns(), tb.guest_tap()) {
+                add(ns, tap.name(), GUEST_IP6)?;
+            }
+        }
         // The guest TAP's queue is the stand-in's send queue: room for bursts (a UDP_SEGMENT
         // send with USO off is 44 frames at once) so that losses are never the bench's.
         if let (Some(ns), Some(tap)) = (tb.guest_ns(), tb.guest_tap()) {

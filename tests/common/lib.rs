@@ -29,4 +29,4 @@ pub mod shape;
 pub mod standin;
 pub mod traffic;
 
-pub use harness::{Backend, E2e, Finish, Opts};
+pub use harness::{Backend, E2e, Finish, Opts, GUEST_IP6, HOST_IP6};

@@ -310,6 +310,8 @@ counters!(
         nbls,
         /// LSOv2 NBLs.
         lso_v2,
+        /// Of those, IPv6.
+        lso_v2_ipv6,
         /// LSOv1 NBLs.
         lso_v1,
         /// USO NBLs.
@@ -360,6 +362,8 @@ counters!(
         on_cpu_other,
         /// SCUs (CoalescedSegCount > 0).
         scus,
+        /// Of those, IPv6.
+        scus_ipv6,
         /// Sum of CoalescedSegCount over SCUs.
         scu_segments,
         /// TCP payload bytes in SCUs.
@@ -757,6 +761,9 @@ fn shape_gso(
                 v |= lso::TYPE_V2 | if v4 { 0 } else { lso::IPV6 };
                 kind = TxKind::LsoV2;
                 st.lso_v2.fetch_add(1, Ordering::Relaxed);
+                if !v4 {
+                    st.lso_v2_ipv6.fetch_add(1, Ordering::Relaxed);
+                }
             }
             info.push((slot::LSO, v));
         } else {
@@ -1113,6 +1120,9 @@ fn scu_to_tap(
     };
     if nbs != 1 {
         st.scu_malformed.fetch_add(1, Ordering::Relaxed);
+    }
+    if ip.ver == IpVer::V6 {
+        st.scus_ipv6.fetch_add(1, Ordering::Relaxed);
     }
     let Some(thl) = pkt::tcp_hlen(frame, ip.l4) else {
         st.scu_malformed.fetch_add(1, Ordering::Relaxed);

@@ -6,7 +6,9 @@
 //! threads themselves stay in this process and report through channels and atomics.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket,
+};
 use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -116,16 +118,21 @@ impl StreamResult {
 pub fn tcp_transfer(
     from: &NetNs,
     to: &NetNs,
-    to_ip: Ipv4Addr,
+    to_ip: impl Into<IpAddr>,
     port: u16,
     bytes: u64,
     timeout: Duration,
 ) -> Res<StreamResult> {
+    let to_ip: IpAddr = to_ip.into();
     let pat = pattern();
     let (ready_tx, ready_rx) = mpsc::channel::<Res<()>>();
     let rx = spawn_in(to, "tcp-recv", move || -> Res<(u64, u64, f64)> {
-        let l = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
-            .map_err(|e| format!("bind: {e}"));
+        let any: IpAddr = if to_ip.is_ipv6() {
+            Ipv6Addr::UNSPECIFIED.into()
+        } else {
+            Ipv4Addr::UNSPECIFIED.into()
+        };
+        let l = TcpListener::bind(SocketAddr::new(any, port)).map_err(|e| format!("bind: {e}"));
         let l = match l {
             Ok(l) => {
                 let _ = ready_tx.send(Ok(()));
@@ -179,8 +186,8 @@ pub fn tcp_transfer(
         .recv_timeout(Duration::from_secs(10))
         .map_err(|_| "receiver did not start".to_string())??;
     let tx = spawn_in(from, "tcp-send", move || -> Res<(u64, u64)> {
-        let addr = SocketAddrV4::new(to_ip, port);
-        let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(10))
+        let addr = SocketAddr::new(to_ip, port);
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
             .map_err(|e| format!("connect {addr}: {e}"))?;
         s.set_write_timeout(Some(Duration::from_secs(10)))
             .map_err(|e| e.to_string())?;
