@@ -119,10 +119,7 @@ fn rsc_over_host_gro_super_frames_indicates_scus_counting_every_segment() {
 #[test]
 fn rsc_over_qemu_rsc_ext_uses_the_header_counts_and_fixes_the_stale_ip_checksum() {
     testbed::require_testbed!();
-    let r = run(Opts::default()
-        .prop("guest_rsc_ext", "on")
-        .prop("rsc_interval", "300000")
-        .prop("rx_queue_size", "1024"));
+    let r = run(Opts::default().qemu_rsc(300_000));
     assert!(
         r.features.iter().any(|f| f == "VIRTIO_NET_F_RSC_EXT"),
         "the driver must accept RSC_EXT when QEMU offers it (HLK RSC runs use it): {:?}",

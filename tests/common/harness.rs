@@ -3,8 +3,9 @@
 //! Restart) → the Windows-stack stand-in on the guest TAP. Or, with [`Backend::Passthrough`],
 //! the pass-through ceiling in place of NDIS + miniport.
 //!
-//! The driver is a process-wide singleton (one image, one registration), so benches in one
-//! process run one at a time: [`E2e::start`] takes a global lock for the bench's lifetime.
+//! The driver is a process-wide singleton (one image, one registration), so miniport benches in
+//! one process run one at a time: [`E2e::start`] takes a global lock for the bench's lifetime
+//! (pass-through benches do not need it and may run next to one).
 //! Everything is torn down on drop (stand-in, adapter with NDIS's leak checks, QEMU,
 //! namespaces), also while a failing test unwinds.
 
@@ -56,6 +57,10 @@ pub struct Opts {
     pub sysctls: Vec<(String, String)>,
     /// IPv6 on: host TAP `fd00:77::1/64`, guest TAP `fd00:77::2/64` (besides IPv4).
     pub ipv6: bool,
+    /// `ethtool -K` on the host TAP, applied after every feature negotiation / guest-offload
+    /// change (QEMU rewrites the TAP's offloads then). E.g. for QEMU's RSC_EXT coalescer to see
+    /// MTU segments (and count them) the host must not hand it GSO frames or partial checksums.
+    pub host_tap_offloads: Vec<(String, bool)>,
 }
 
 impl Default for Opts {
@@ -71,6 +76,7 @@ impl Default for Opts {
             // Development aid: run the suite's traffic checks on the ceiling to validate the bench
             // itself (OID-based checks then fail with "not a miniport bench").
             ipv6: false,
+            host_tap_offloads: Vec::new(),
             backend: if std::env::var("NETKVM_E2E_BACKEND").is_ok_and(|v| v == "passthrough") {
                 Backend::Passthrough
             } else {
@@ -102,6 +108,21 @@ impl Opts {
         self.backend = Backend::Passthrough;
         self
     }
+    /// QEMU's RSC_EXT coalescer on (`guest_rsc_ext=on`, `rsc_interval`), fed with MTU segments
+    /// it can count (host TAP without TSO/GSO/partial checksums: recipe §8), a 1024-entry RX ring
+    /// (its defect 3 drops a cached segment when the ring is full).
+    pub fn qemu_rsc(self, interval_ns: u32) -> Self {
+        let mut o = self
+            .prop("guest_rsc_ext", "on")
+            .prop("rsc_interval", &interval_ns.to_string())
+            .prop("rx_queue_size", "1024");
+        o.host_tap_offloads = ["tso", "gso", "tx"]
+            .iter()
+            .map(|f| (f.to_string(), false))
+            .collect();
+        o
+    }
+
     /// Turns IPv6 on (addresses [`HOST_IP6`] / [`GUEST_IP6`]).
     pub fn ipv6(mut self) -> Self {
         self.ipv6 = true;
@@ -133,7 +154,9 @@ pub struct E2e {
     reg_path: PathBuf,
     opts: Opts,
     tb: Option<Testbed>,
-    _serial: MutexGuard<'static, ()>,
+    /// Held by miniport benches: the driver is a process-wide singleton (pass-through benches
+    /// may run next to one).
+    _serial: Option<MutexGuard<'static, ()>>,
 }
 
 /// Result type of the bench.
@@ -146,7 +169,8 @@ fn lifecycle<T>(r: Result<T, ndis_emu::LifecycleError>, what: &str) -> Res<T> {
 impl E2e {
     /// Builds the bench (see the module docs).
     pub fn start(opts: Opts) -> Res<E2e> {
-        let serial = BENCH_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let serial = (opts.backend == Backend::Miniport)
+            .then(|| BENCH_LOCK.lock().unwrap_or_else(|p| p.into_inner()));
         let mut tcfg = TestbedConfig {
             host_mtu: (opts.mtu != 1500).then_some(opts.mtu),
             peer: opts.peer,
@@ -208,6 +232,7 @@ impl E2e {
             Backend::Miniport => me.start_miniport()?,
             Backend::Passthrough => me.start_passthrough()?,
         }
+        me.apply_host_tap_offloads()?;
         Ok(me)
     }
 
@@ -380,8 +405,25 @@ impl E2e {
             .ok_or_else(|| "no offload attributes".into())
     }
 
+    /// Applies [`Opts::host_tap_offloads`] (again: QEMU rewrites them at every negotiation).
+    pub fn apply_host_tap_offloads(&self) -> Res<()> {
+        if self.opts.host_tap_offloads.is_empty() {
+            return Ok(());
+        }
+        let f: Vec<(&str, bool)> = self
+            .opts
+            .host_tap_offloads
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        self.tb()
+            .set_host_tap_offloads(&f)
+            .map_err(|e| format!("host TAP offloads: {e}"))
+    }
+
     /// Re-reads the miniport's offloads into the stand-in (after any reconfiguration).
     pub fn refresh_offloads(&self) -> Res<TxOffloads> {
+        self.apply_host_tap_offloads()?;
         if let Some(p) = self.passthrough() {
             return Ok(p.tx_offloads());
         }
