@@ -327,7 +327,9 @@ pub fn udp_iperf(e: &E2e, size: usize, secs: u32, port: u16) -> Res<Measure> {
             secs,
             &["-u", "-b", "0", "-l", &l],
         )?;
-        let loss = (r.packets > 0).then(|| r.lost as f64 / r.packets as f64);
+        // By bytes: iperf3's own loss count misses datagrams of which nothing arrived (a lost
+        // IP fragment loses the whole datagram).
+        let loss = (r.sender_bps > 0.0).then(|| (1.0 - r.bps / r.sender_bps).clamp(0.0, 1.0));
         Ok((
             r.bps / 1e9,
             f64::from(secs),
