@@ -28,9 +28,11 @@ fn still_receives(h: &mut ndis_emu::Harness, bus: &ndis_emu::bus::fake::FakeBus,
 
 fn wait_reset(h: &mut ndis_emu::Harness) {
     wait_for("a device reset", T, || h.hang_checks_and_resets().1 >= 1);
-    wait_for("running again", T, || {
-        h.state() == ndis_emu::AdapterState::Running
-    });
+    // NDIS_STATUS_RESET_END: the reset completed (the adapter stays Running throughout).
+    assert!(
+        h.wait_status(n::NDIS_STATUS_RESET_END, T).is_some(),
+        "the reset completed"
+    );
 }
 
 #[test]
@@ -75,9 +77,10 @@ fn a_mergeable_count_beyond_what_a_frame_may_use_or_what_is_posted_is_dropped() 
     );
     up(&mut h);
     for (k, nb) in [(1u32, 40u16), (2, 17)] {
-        // A two-buffer frame whose header then claims `nb` buffers: 40 is more than any frame may
-        // span (17 pages), 17 is more than the 16-entry ring can ever hold.
-        let f = udp4(PEER_MAC, DEV_MAC, 53, 4000, &pattern(5000, k as u8));
+        // A two-buffer frame (buffers are 16 KiB when coalesced frames may arrive) whose header then
+        // claims `nb` buffers: 40 is more than any frame may span, 17 more than the 16-entry ring can
+        // ever hold.
+        let f = udp4(PEER_MAC, DEV_MAC, 53, 4000, &pattern(20_000, k as u8));
         after_poll(&h);
         let used = bus
             .device()
@@ -102,9 +105,9 @@ fn a_used_length_beyond_the_buffer_resets_the_device_and_nothing_is_lost() {
     let _s = serial();
     let (mut h, bus) = harness(FakeConfig::default(), &[], emu());
     up(&mut h);
-    // The fake adds this to the bytes it wrote: far beyond the 4 KiB buffer posted.
+    // The fake adds this to the bytes it wrote: far beyond the 16 KiB buffer posted.
     bus.device().update_misbehavior(|m| {
-        m.used = Some(UsedCorruption::LengthTooLarge(8192));
+        m.used = Some(UsedCorruption::LengthTooLarge(70_000));
     });
     deliver(&bus, 0, &good_frame(1));
     wait_reset(&mut h);

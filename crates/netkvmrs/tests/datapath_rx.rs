@@ -11,6 +11,7 @@ use datapath_support::*;
 use ndis_emu::{EmuConfig, OidRequest};
 use ndis_sys as n;
 use netkvm_virtio::fake::FakeConfig;
+use netkvm_virtio::Features;
 
 const T: Duration = Duration::from_secs(10);
 
@@ -79,9 +80,15 @@ fn checksum_verdicts_are_reported_and_a_bad_frame_is_never_succeeded() {
 #[test]
 fn a_jumbo_frame_spanning_several_mergeable_buffers_arrives_intact() {
     let _s = serial();
+    // No receive GSO: only MTU frames can arrive, so mergeable buffers are single 4 KiB pages.
     let cfg = FakeConfig {
         mtu: 9000,
-        ..FakeConfig::default()
+        ..fake_without(
+            Features::GUEST_TSO4
+                | Features::GUEST_TSO6
+                | Features::GUEST_USO4
+                | Features::GUEST_USO6,
+        )
     };
     let (mut h, bus) = harness(cfg, &[("*JumboPacket", "9014")], emu());
     up(&mut h);
@@ -355,4 +362,29 @@ fn the_dpc_budget_requeues_until_everything_is_indicated() {
         }
         down(&mut h);
     }
+}
+
+#[test]
+fn short_shared_memory_makes_receive_buffers_fall_back_to_single_pages() {
+    let _s = serial();
+    // Two pairs of 4 MiB (16 KiB buffers) plus rings and slots do not fit an 8.5 MiB arena; 4 KiB pages
+    // for the second pair do.
+    let cfg = FakeConfig {
+        pairs: 2,
+        memory: 17 << 19,
+        ..FakeConfig::default()
+    };
+    let (mut h, bus) = harness(cfg, &[], emu());
+    up(&mut h);
+    assert!(
+        h.log().iter().any(|l| l.text.contains("using 4 KiB pages")),
+        "fallback logged"
+    );
+    for q in 0..2u16 {
+        let f = udp4(PEER_MAC, DEV_MAC, 53, 4000, &pattern(300, q as u8));
+        deliver(&bus, 2 * q, &f);
+        let r = recv1(&mut h);
+        assert_eq!(r.frames[0], f, "queue {q}");
+    }
+    down(&mut h);
 }

@@ -549,8 +549,10 @@ fn sends_while_paused_or_with_the_link_down_complete_with_the_right_status() {
 #[test]
 fn sends_are_spread_over_the_queues_by_the_nbl_hash() {
     let _s = serial();
+    // Four pairs of receive buffers (4 MiB each) need more than the fake's default 16 MiB arena.
     let cfg = FakeConfig {
         pairs: 4,
+        memory: 64 << 20,
         ..FakeConfig::default()
     };
     let (mut h, bus) = harness(cfg, &[], EmuConfig { cpus: 4, ..emu() });

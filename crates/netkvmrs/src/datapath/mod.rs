@@ -745,6 +745,14 @@ impl Datapath {
         self.recycle_steered();
     }
 
+    /// Receive-ring diagnostics summed over the pairs: times a refill found the ring empty (the device
+    /// had run out of buffers), and notifications sent because the device asked for buffers.
+    pub fn rx_ring_events(&self) -> (u64, u64) {
+        self.pairs.iter().fold((0, 0), |(e, k), p| {
+            (e + p.rx.stats.ring_empty.get(), k + p.rx.stats.kicks.get())
+        })
+    }
+
     /// Statistics snapshot, summed over the pairs (NDIS_STATISTICS_INFO + RSC counters).
     pub fn stats(&self) -> DatapathStats {
         let mut s = DatapathStats::default();

@@ -458,18 +458,6 @@ pub(crate) unsafe fn mdl_window(mdl: n::PMDL, base: *mut u8, start: u32, len: u3
     m.Next = ptr::null_mut();
 }
 
-/// Sets how many bytes (from its original start) an MDL describes and ends the chain there
-/// (`NdisAdjustMdlLength`); for multi-page receive buffers, whose start never moves.
-///
-/// # Safety
-/// `mdl` is a datapath MDL not in use by NDIS; `len` is at most the length it was built with.
-pub(crate) unsafe fn mdl_set_len(mdl: n::PMDL, len: u32) {
-    // SAFETY: owned MDL (caller).
-    let m = unsafe { &mut *mdl };
-    m.ByteCount = len;
-    m.Next = ptr::null_mut();
-}
-
 /// Links `next` after `mdl`.
 ///
 /// # Safety

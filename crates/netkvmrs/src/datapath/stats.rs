@@ -74,6 +74,10 @@ pub(crate) struct RxStats {
     pub(crate) hash_mismatch: Counter,
     /// Frames steered to another processor's indication list.
     pub(crate) steered: Counter,
+    /// Refills that found the ring empty (the device had nothing to receive into).
+    pub(crate) ring_empty: Counter,
+    /// Notifications the device asked for (it had run out of buffers).
+    pub(crate) kicks: Counter,
     /// RSC counters (host SCUs and the software engine).
     pub(crate) rsc_pkts: Counter,
     pub(crate) rsc_octets: Counter,
