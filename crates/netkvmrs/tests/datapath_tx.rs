@@ -152,29 +152,36 @@ fn without_host_tso_lso_is_segmented_in_software_and_every_segment_verifies() {
         up(&mut h);
         bus.start_tx_pump();
         let payload = pattern(30_000, 9);
-        let tmpl = lso_template4(&payload, true);
-        send_one(
-            &mut h,
-            NblSpec::frames(&[&tmpl])
-                .info(n::TcpLargeSendNetBufferListInfo, lso_v2(1448, 34, false)),
-        );
-        let p = sent(&bus, 21);
-        assert_eq!(p.len(), 21, "{label}: ⌈30000 / 1448⌉ segments");
-        for x in &p {
-            let hd = tx_hdr(x);
-            assert_eq!(hd.gso, GSO_NONE, "{label}");
-            if strip.contains(Features::CSUM) {
-                assert_eq!(hd.flags, 0, "{label}: complete checksums");
+        // IPv4 (MSS 1448, 21 segments), then IPv6 (MSS 1440, ⌈30000 / 1440⌉ = 21 segments).
+        for v6 in [false, true] {
+            let (tmpl, l4, mss) = if v6 {
+                (lso_template6(&payload), 54, 1440)
+            } else {
+                (lso_template4(&payload, true), 34, 1448)
+            };
+            send_one(
+                &mut h,
+                NblSpec::frames(&[&tmpl])
+                    .info(n::TcpLargeSendNetBufferListInfo, lso_v2(mss, l4, v6)),
+            );
+            let p = sent(&bus, 21);
+            assert_eq!(p.len(), 21, "{label} v6={v6}: segment count");
+            for x in &p {
+                let hd = tx_hdr(x);
+                assert_eq!(hd.gso, GSO_NONE, "{label}");
+                if strip.contains(Features::CSUM) {
+                    assert_eq!(hd.flags, 0, "{label}: complete checksums");
+                }
             }
+            let frames: Vec<Vec<u8>> = p.iter().map(completed).collect();
+            check_tcp_segments(&frames, &payload, mss as usize, 1500);
+            let c = h.wait_completions(1, T);
+            assert_eq!(c.len(), 1, "{label}: one completion after the last segment");
+            assert_eq!(c[0].status, n::NDIS_STATUS_SUCCESS);
         }
-        let frames: Vec<Vec<u8>> = p.iter().map(completed).collect();
-        check_tcp_segments(&frames, &payload, 1448, 1500);
-        let c = h.wait_completions(1, T);
-        assert_eq!(c.len(), 1, "{label}: one completion after the last segment");
-        assert_eq!(c[0].status, n::NDIS_STATUS_SUCCESS);
         let st = statistics(&mut h);
         assert_eq!(
-            st.ifHCOutUcastPkts, 21,
+            st.ifHCOutUcastPkts, 42,
             "{label}: statistics count segments"
         );
         down(&mut h);
@@ -610,6 +617,46 @@ fn a_net_buffer_with_too_many_fragments_is_linearised_through_the_bounce_buffer(
         p[0].descriptors
     );
     assert_eq!(h.wait_completions(1, T)[0].status, n::NDIS_STATUS_SUCCESS);
+    down(&mut h);
+}
+
+#[test]
+fn a_net_buffer_of_many_short_mdls_is_mapped_into_the_drivers_own_sg_storage() {
+    let _s = serial();
+    let (mut h, bus) = harness(FakeConfig::default(), &[], emu());
+    up(&mut h);
+    bus.start_tx_pump();
+    let payload = pattern(30_000, 8);
+    let tmpl = lso_template4(&payload, true);
+    // 48 MDLs: more SG elements than ScatterGatherListSize (sized for a page-wise mapping of
+    // MaximumPhysicalMapping) holds, fewer than a descriptor chain may have.
+    let cuts: Vec<usize> = (1..48).map(|i| 54 + i * 620).collect();
+    for _ in 0..3 {
+        send_one(
+            &mut h,
+            NblSpec::default()
+                .nb(NbSpec::new(&tmpl).split_at(&cuts))
+                .info(n::TcpLargeSendNetBufferListInfo, lso_v2(1448, 34, false)),
+        );
+    }
+    let p = sent(&bus, 3);
+    assert_eq!(p.len(), 3);
+    for x in &p {
+        let f = completed(x);
+        assert!(checksums_ok(&f));
+        assert_eq!(l4_payload(&f), payload);
+        assert!(
+            x.descriptors > 40,
+            "zero copy: {} descriptors",
+            x.descriptors
+        );
+    }
+    assert_eq!(h.wait_completions(3, T).len(), 3);
+    let w = h.warnings();
+    assert!(
+        !w.iter().any(|w| w.message.contains("NDIS allocates")),
+        "{w:#?}"
+    );
     down(&mut h);
 }
 

@@ -110,7 +110,7 @@ impl Slot {
 struct TxPool {
     _mem: DmaPool,
     slots: Box<[Unit]>,
-    /// `sg_size` bytes per block (8-aligned), `slots + 1` blocks.
+    /// At least `sg_size` bytes per block (8-aligned), `slots + 1` blocks.
     sg_store: Box<[u64]>,
     sg_stride: usize,
     bounce: Unit,
@@ -305,7 +305,16 @@ impl TxQueue {
         let b = mem
             .alloc_region(BOUNCE_LEN)
             .map_err(|_| DatapathError::NoMemory)?;
-        let sg_stride = (self.p.sg_size as usize).div_ceil(8);
+        // `ScatterGatherListSize` covers a maximal mapping in page-sized pieces; an NB of many short
+        // MDLs needs more elements than that (NDIS then allocates the list itself on every send).
+        // Every list the ring can take (up to INDIRECT_MAX descriptors) fits in a block.
+        let sg_stride = if self.p.sg_size == 0 {
+            0
+        } else {
+            let ring_max = core::mem::size_of::<n::SCATTER_GATHER_LIST>()
+                + core::mem::size_of::<n::SCATTER_GATHER_ELEMENT>() * usize::from(INDIRECT_MAX);
+            (self.p.sg_size as usize).max(ring_max).div_ceil(8)
+        };
         let words = sg_stride
             .checked_mul(count + 1)
             .ok_or(DatapathError::NoMemory)?;
