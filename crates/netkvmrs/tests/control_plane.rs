@@ -41,7 +41,7 @@ fn rsc_off_at_run_time_switches_host_offloads_and_indicates_the_current_config()
     // GUEST_CSUM | GUEST_TSO6: the host stops coalescing IPv4.
     assert_eq!(
         guest_offload_masks(&bus).last(),
-        Some(&(F_GUEST_CSUM | F_GUEST_TSO6))
+        Some(&(F_GUEST_CSUM | F_GUEST_TSO6 | F_RSC_EXT))
     );
     let ind: Vec<_> = h.statuses()[before..]
         .iter()
@@ -68,7 +68,7 @@ fn rsc_off_at_run_time_switches_host_offloads_and_indicates_the_current_config()
         .ok());
     assert_eq!(
         guest_offload_masks(&bus).last(),
-        Some(&(F_GUEST_CSUM | F_GUEST_TSO4 | F_GUEST_TSO6))
+        Some(&(F_GUEST_CSUM | F_GUEST_TSO4 | F_GUEST_TSO6 | F_RSC_EXT))
     );
     down(&mut h);
 }
@@ -161,7 +161,10 @@ fn ndis_reset_reinitialises_the_device_with_the_saved_state() {
         "same features renegotiated"
     );
     // RSC IPv4 stays off after the reset: the guest-offload mask is sent again.
-    assert_eq!(guest_offload_masks(&bus), vec![F_GUEST_CSUM | F_GUEST_TSO6]);
+    assert_eq!(
+        guest_offload_masks(&bus),
+        vec![F_GUEST_CSUM | F_GUEST_TSO6 | F_RSC_EXT]
+    );
     let tables = ctrl(&bus, CLASS_MAC, 0);
     assert_eq!(
         &tables.last().unwrap().data[..8],
@@ -287,7 +290,7 @@ fn d3_resets_the_device_and_d0_restores_it() {
     assert_eq!(bus.device().status() & DRIVER_OK, DRIVER_OK);
     assert_eq!(
         guest_offload_masks(&bus),
-        vec![F_GUEST_CSUM | F_GUEST_TSO6],
+        vec![F_GUEST_CSUM | F_GUEST_TSO6 | F_RSC_EXT],
         "RSC state restored"
     );
     assert!(!ctrl(&bus, CLASS_MAC, 0).is_empty(), "filters restored");

@@ -178,7 +178,11 @@ fn receive_features_follow_the_keywords_not_just_the_offer() {
         f & (F_MRG_RXBUF | F_GUEST_TSO4 | F_GUEST_TSO6),
         F_MRG_RXBUF | F_GUEST_TSO4 | F_GUEST_TSO6
     );
-    assert_eq!(f & F_RSC_EXT, 0, "RSC_EXT not accepted by default");
+    assert_eq!(
+        f & F_RSC_EXT,
+        F_RSC_EXT,
+        "an RSC_EXT offer (QEMU guest_rsc_ext=on) is the host's opt-in: acked"
+    );
     down(&mut h);
     // No mergeable buffers and RSC off: GUEST_TSO is not acked, so RX buffers stay MTU-sized (NetKVM
     // allocates 64 KiB whenever the host offers TSO, #861).

@@ -800,13 +800,13 @@ mod tests {
     }
 
     #[test]
-    fn hash_report_and_rsc_ext_are_never_wanted_rss_follows_the_keyword() {
+    fn hash_report_never_wanted_rsc_ext_acked_when_offered_rss_follows_the_keyword() {
         let v = n::NdisVersion::V6_85;
         let w = wanted_features(QEMU, &cfg(&[]), v, 0);
         assert!(!w.contains(Features::HASH_REPORT));
         assert!(
-            !w.contains(Features::RSC_EXT),
-            "core policy: RSC_EXT off by default"
+            w.contains(Features::RSC_EXT),
+            "core policy: an RSC_EXT offer (guest_rsc_ext=on) is the host's opt-in"
         );
         assert!(w.contains(Features::RSS | Features::MQ | Features::CTRL_RX | Features::STATUS));
         let w = wanted_features(QEMU, &cfg(&[("*RSS", "0")]), v, 0);

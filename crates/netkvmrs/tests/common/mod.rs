@@ -17,7 +17,8 @@ pub const CLASS_ANNOUNCE: u8 = 3;
 pub const CLASS_MQ: u8 = 4;
 pub const CLASS_GUEST_OFFLOADS: u8 = 5;
 
-/// virtio feature bits used in assertions.
+/// virtio feature bits used in assertions. The fake device offers `RSC_EXT`, so the driver acks
+/// it and carries it in CTRL_GUEST_OFFLOADS_SET masks (as NetKVM does).
 pub const F_GUEST_CSUM: u64 = 1 << 1;
 pub const F_GUEST_TSO4: u64 = 1 << 7;
 pub const F_GUEST_TSO6: u64 = 1 << 8;
