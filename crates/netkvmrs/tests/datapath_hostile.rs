@@ -55,7 +55,7 @@ fn inconsistent_virtio_headers_are_dropped_and_counted() {
         (vnet(F_NEEDS_CSUM, GSO_TCPV6, 54, 1448, 34, 16), &tcp),
         // Undefined gso_type value.
         (vnet(0, 9, 0, 0, 0, 0), &udp),
-        // RSC_INFO with a zero segment count (and no RSC_EXT negotiated).
+        // RSC_INFO with a zero segment count (dropped whether or not RSC_EXT was negotiated).
         (vnet(F_RSC_INFO, GSO_TCPV4, 0, 0, 0, 0), &tcp),
     ];
     for (hdr, f) in &bad {

@@ -1,7 +1,7 @@
 //! The receive path through the real handlers (ndis-emu) and the fake virtio device: checksum verdicts,
-//! multi-buffer frames, host-coalesced frames and software RSC (RSC info and statistics), 802.1Q, the
-//! software packet filter, RSS hash values and processor steering, low-resource indications, the per-DPC
-//! budget.
+//! multi-buffer frames, host-coalesced frames (host GRO and QEMU's RSC_EXT) and software RSC (RSC info
+//! and statistics), 802.1Q, the software packet filter, RSS hash values and processor steering,
+//! low-resource indications, the per-DPC budget.
 
 mod datapath_support;
 
@@ -149,6 +149,60 @@ fn host_coalesced_frames_carry_the_segment_count_and_succeeded_checksums() {
     assert_eq!((pkts, octets, events), (45, 64_000, 1));
     let st = statistics(&mut h);
     assert_eq!(st.ifHCInUcastPkts, 45, "segments counted");
+    down(&mut h);
+}
+
+#[test]
+fn rsc_ext_frames_take_the_segment_and_dup_ack_counts_from_the_header() {
+    let _s = serial();
+    let (mut h, bus) = harness(FakeConfig::default(), &[], emu());
+    up(&mut h);
+    let negotiated = bus.device().driver_features().contains(Features::RSC_EXT);
+    let payload = pattern(20_000, 4);
+    let mut f = tcp4_flow(5001, 40000, 100, &payload);
+    // QEMU's coalescer (virtio_net_rsc_drain_seg): flags RSC_INFO only, csum_start = segments,
+    // csum_offset = duplicate ACKs; TCP and (defect 1) IPv4 checksums left stale.
+    f[24] ^= 0x33;
+    f[50] ^= 0x11;
+    let ext = |segs: u16, dup: u16| vnet(F_RSC_INFO, GSO_TCPV4, 0, 0, segs, dup);
+    deliver_with(&bus, 0, &ext(14, 3), &f);
+    // Zero segments is not a coalesced frame: dropped.
+    deliver_with(&bus, 0, &ext(0, 0), &f);
+    if !negotiated {
+        // Policy refused the offer: RSC_INFO is then a header the device may not send.
+        deliver(&bus, 0, &udp4(PEER_MAC, DEV_MAC, 53, 4000, b"probe"));
+        assert_eq!(l4_payload(&recv1(&mut h).frames[0]), b"probe");
+        assert_eq!(statistics(&mut h).ifInErrors, 2);
+        down(&mut h);
+        return;
+    }
+    let r = recv1(&mut h);
+    let got = &r.frames[0];
+    assert_eq!(l4_payload(got), payload);
+    assert_eq!(
+        ones_sum(&got[14..34]),
+        0xFFFF,
+        "IPv4 header checksum recomputed"
+    );
+    let rsc = r.info(n::TcpRecvSegCoalesceInfo);
+    assert_eq!(rsc & 0xFFFF, 14, "CoalescedSegCount from the header");
+    assert_eq!(rsc >> 16 & 0xFFFF, 3, "DupAckCount from the header");
+    assert_eq!(
+        csum_bits(&r) & 0x1FF,
+        IP_OK | TCP_OK | TCP_VALUE_INVALID,
+        "spec §1.7: the stale TCP checksum is marked invalid, not failed"
+    );
+    deliver(&bus, 0, &udp4(PEER_MAC, DEV_MAC, 53, 4000, b"probe"));
+    assert_eq!(l4_payload(&recv1(&mut h).frames[0]), b"probe");
+    let st = statistics(&mut h);
+    assert_eq!(st.ifInErrors, 1, "the zero-segment frame");
+    assert_eq!(
+        st.ifHCInUcastPkts,
+        14 + 1,
+        "segments counted (and the probe)"
+    );
+    let (pkts, octets, events, _) = rsc_statistics(&mut h);
+    assert_eq!((pkts, octets, events), (14, 20_000, 1));
     down(&mut h);
 }
 

@@ -3,11 +3,32 @@
 //! (crate::adapter) creates it, attaches it to the device, pushes configuration into it and calls it from
 //! the NDIS handlers listed below; it owns nothing of the datapath's memory.
 //!
-//! The implementation lives in the submodules: [`tx`] (send path), [`rx`] (receive path), [`steer`] (RSS
-//! steering and transmit queue selection), [`config`] (configuration snapshots), [`filter`] (software
-//! receive filter), [`stats`] (per-queue counters), [`mem`] (DMA memory), [`nbl`] (every raw NDIS
+//! The implementation lives in the submodules: `tx` (send path), `rx` (receive path), `steer` (RSS
+//! steering and transmit queue selection), `config` (configuration snapshots), `filter` (software
+//! receive filter), `stats` (per-queue counters), `mem` (DMA memory), `nbl` (every raw NDIS
 //! structure access). The signatures and the contract below are what the control plane relies on —
 //! changing them is a change to both sides.
+//!
+//! # Design in brief
+//! * **Per pair, no shared hot state.** Each queue pair has its own TX and RX state behind its own spin
+//!   locks; configuration reaches the DPCs as generation-numbered snapshots (`config`) that a DPC copies
+//!   once per round, and counters are single-writer per queue (`stats`), summed only when asked.
+//! * **DPC round** ([`Datapath::process`]): steered NBLs queued for this processor first, then TX
+//!   completions, then up to `budget` receives in rounds of `rx::RX_BATCH` used buffers (one lock
+//!   hold to pop a round, one to refill; software RSC across the round; one indication per round).
+//!   A ring's interrupts are re-enabled when it is found empty and it is checked once more afterwards
+//!   (no lost wake-up); a DPC that finds the pair's receive ring busy on another processor leaves a
+//!   note for that one to go again instead of spinning.
+//! * **No allocation per packet.** RX buffers, MDLs (one per page) and NBLs, TX slots, SG-list storage
+//!   and the bounce buffer are allocated at the first attach and survive reset/D3 (indicated NBLs may be
+//!   outstanding).
+//! * **TX**: small frames are copied into a pre-mapped 2 KiB slot (one descriptor); large ones are
+//!   mapped with `NdisMAllocateNetBufferSGList` into the driver's own list storage and go out zero-copy
+//!   (GSO on the device, or software segmentation with headers in slots); see `tx`.
+//! * **RX**: mergeable buffers of 4 KiB, or 16 KiB when the host may deliver coalesced frames, plus a
+//!   reserve beyond the ring so that buffers the stack holds do not starve the ring; see `rx`.
+//! * **RSS**: the device picks the queue; the datapath makes sure each frame is indicated on the
+//!   processor NDIS's indirection table names and picks transmit queues by the NBL hash; see `steer`.
 //!
 //! # Contract
 //!
