@@ -495,14 +495,12 @@ impl E2e {
         })
     }
 
-    /// `OID_TCP_OFFLOAD_PARAMETERS` (no restart); NDIS writes the keywords unless the flags
-    /// say otherwise (persisted to the registry file, as Windows's registry would be).
+    /// `OID_TCP_OFFLOAD_PARAMETERS` (no restart); NDIS (ndis-emu) writes the keywords to the
+    /// registry file unless the flags say otherwise.
     pub fn set_offload_parameters(&self, p: &n::NDIS_OFFLOAD_PARAMETERS) -> Res<OidResult> {
         let mut bytes = ndis_emu::oid::struct_bytes(p);
         bytes.truncate(usize::from(p.Header.Size));
         let r = self.oid(OidRequest::set(n::OID_TCP_OFFLOAD_PARAMETERS, bytes))?;
-        self.with_harness(|h| h.registry().save())?
-            .map_err(|e| format!("registry file: {e}"))?;
         self.refresh_offloads()?;
         Ok(r)
     }

@@ -62,6 +62,8 @@ pub enum Kind {
     Crash,
     /// A required attribute was not set, or attributes were invalid.
     Attributes,
+    /// A registry write NDIS could not keep (the adapter's registry file could not be updated).
+    Registry,
 }
 
 /// One recorded violation or warning.

@@ -18,7 +18,7 @@ use crate::adapter::{Adapter, AdapterState, LifecycleError};
 use crate::checks::{self, Kind};
 use crate::handles;
 use crate::ndis::{guard, lock, Ndis};
-use crate::registry::RegValue;
+use crate::registry::{RegValue, Section};
 
 /// Canary bytes after every information buffer.
 const CANARY_LEN: usize = 64;
@@ -248,6 +248,8 @@ pub fn offload_parameters_to_keywords(p: &[u8]) -> Vec<(&'static str, String)> {
         return Vec::new();
     }
     let rev = p[1];
+    // Fields beyond Header.Size are not part of the request, whatever the buffer holds.
+    let size = usize::from(u16::from_le_bytes([p[2], p[3]])).min(p.len());
     let flags = u32::from_le_bytes([p[16], p[17], p[18], p[19]]);
     if flags & n::NDIS_OFFLOAD_PARAMETERS_SKIP_REGISTRY_UPDATE != 0 {
         return Vec::new();
@@ -257,7 +259,9 @@ pub fn offload_parameters_to_keywords(p: &[u8]) -> Vec<(&'static str, String)> {
         if rev < min_rev {
             continue;
         }
-        let Some(&v) = p.get(off) else { continue };
+        let Some(&v) = p.get(..size).and_then(|p| p.get(off)) else {
+            continue;
+        };
         let val = match (kind, v) {
             (_, 0) => continue,
             (0, 1) => 0,
@@ -321,9 +325,20 @@ impl OidState {
             g.busy = true;
         }
         if req.kind == OidKind::Set && req.oid == n::OID_TCP_OFFLOAD_PARAMETERS {
-            let mut reg = lock(&ndis.registry);
-            for (k, v) in offload_parameters_to_keywords(&req.input) {
-                reg.set(k, RegValue::Sz(v));
+            // NDIS updates the registry before the miniport sees the request, and the registry
+            // is persistent: the keywords are what the adapter reads at its next initialisation.
+            let kw: Vec<(&str, RegValue)> = offload_parameters_to_keywords(&req.input)
+                .into_iter()
+                .map(|(k, v)| (k, RegValue::Sz(v)))
+                .collect();
+            if !kw.is_empty() {
+                if let Err(e) = lock(&ndis.registry).write_through(Section::Adapter, &kw) {
+                    ndis.checks.warning(
+                        Kind::Registry,
+                        "OID_TCP_OFFLOAD_PARAMETERS",
+                        format!("offload keywords set for this session only: registry file: {e}"),
+                    );
+                }
             }
         }
         let len = match req.kind {

@@ -129,11 +129,17 @@ fn parse_u32(s: &str) -> Option<u32> {
     }
 }
 
+/// Nothing but white space and perhaps a comment (as after a quoted value).
+fn is_comment_or_empty(rest: &str) -> bool {
+    let r = rest.trim_start();
+    r.is_empty() || r.starts_with('#') || r.starts_with(';')
+}
+
 fn parse_value(v: &str) -> Result<RegValue, String> {
     let v = v.trim();
     if v.starts_with('"') {
         let (s, rest) = parse_quoted(v).ok_or("unterminated string")?;
-        if !rest.trim().is_empty() {
+        if !is_comment_or_empty(rest) {
             return Err(format!("text after the string: {rest:?}"));
         }
         return Ok(RegValue::Sz(s));
@@ -146,7 +152,7 @@ fn parse_value(v: &str) -> Result<RegValue, String> {
     if let Some(m) = v.strip_prefix("multi:") {
         let mut out = Vec::new();
         let mut rest = m.trim();
-        while !rest.is_empty() {
+        while !is_comment_or_empty(rest) {
             let (s, r) = parse_quoted(rest).ok_or("multi: expects quoted strings")?;
             out.push(s);
             rest = r.trim_start();
@@ -218,12 +224,8 @@ impl Registry {
                 line: i + 1,
                 reason,
             };
-            if let Some(s) = line.strip_prefix('[') {
-                section = match s.trim_end_matches(']').trim().to_ascii_lowercase().as_str() {
-                    "adapter" => Section::Adapter,
-                    "driver" => Section::Driver,
-                    other => return Err(err(format!("unknown section [{other}]"))),
-                };
+            if let Some(h) = section_header(line) {
+                section = h.map_err(err)?;
                 continue;
             }
             let (k, v) = line
@@ -295,6 +297,45 @@ impl Registry {
         }
     }
 
+    /// Writes `values` into `section` as the Windows registry keeps a write: in this copy and,
+    /// when the registry is backed by a file, in the file at once, so that a later
+    /// [`Registry::reload`] (an adapter restart) reads them. The file is read, only these values
+    /// are changed in its text (other lines, comments and edits someone made to the file since
+    /// it was loaded stay), and it is replaced atomically (temporary file + rename).
+    ///
+    /// Used for what NDIS itself writes: `NdisWriteConfiguration` and the standardized offload
+    /// keywords of an `OID_TCP_OFFLOAD_PARAMETERS` set.
+    pub fn write_through(
+        &mut self,
+        section: Section,
+        values: &[(&str, RegValue)],
+    ) -> Result<(), RegistryError> {
+        for (k, v) in values {
+            self.set_in(section, k, v.clone());
+        }
+        let Some(path) = self.path.clone() else {
+            return Ok(());
+        };
+        let io_err = |what: &str, e: std::io::Error| RegistryError {
+            line: 0,
+            reason: format!("{what} {}: {e}", path.display()),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            // The file went away: it is recreated from this copy.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.to_text(),
+            Err(e) => return Err(io_err("cannot read", e)),
+        };
+        let mut text = text;
+        for (k, v) in values {
+            text = update_text(&text, section, k, v)?;
+        }
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(".tmp");
+        std::fs::write(&tmp, &text).map_err(|e| io_err("cannot write", e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io_err("cannot replace", e))
+    }
+
     /// The backing file.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
@@ -349,6 +390,85 @@ impl Registry {
     pub fn keys(&self) -> Vec<String> {
         self.adapter.iter().map(|(k, _)| k.clone()).collect()
     }
+}
+
+/// The section a header line (`[adapter]` / `[driver]`) opens, if `line` is one.
+fn section_header(line: &str) -> Option<Result<Section, String>> {
+    let s = line.strip_prefix('[')?;
+    Some(
+        match s.trim_end_matches(']').trim().to_ascii_lowercase().as_str() {
+            "adapter" => Ok(Section::Adapter),
+            "driver" => Ok(Section::Driver),
+            other => Err(format!("unknown section [{other}]")),
+        },
+    )
+}
+
+/// The key of a `key = value` line (trimmed), if `line` is one.
+fn line_key(line: &str) -> Option<&str> {
+    if line.is_empty() || line.starts_with('#') || line.starts_with(';') || line.starts_with('[') {
+        return None;
+    }
+    line.split_once('=').map(|(k, _)| k.trim())
+}
+
+/// `text` (a registry file) with `key` of `section` set to `v`: every line of that key in the
+/// section gets the new value (the last one is what [`Registry::parse`] keeps; all are changed so
+/// none contradicts it); without one, a line is added after the section's last line, or a new
+/// `[section]` at the end.
+fn update_text(
+    text: &str,
+    section: Section,
+    key: &str,
+    v: &RegValue,
+) -> Result<String, RegistryError> {
+    let new_line = format!("{key} = {}", format_value(v));
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut cur = Section::Adapter;
+    let mut found = false;
+    // Index after which a new line of the section goes (the section's last key or header line).
+    let mut anchor: Option<usize> = None;
+    for (i, raw) in lines.iter_mut().enumerate() {
+        let line = raw.trim();
+        if let Some(h) = section_header(line) {
+            cur = h.map_err(|reason| RegistryError {
+                line: i + 1,
+                reason,
+            })?;
+            if cur == section {
+                anchor = Some(i);
+            }
+            continue;
+        }
+        if cur != section {
+            continue;
+        }
+        if let Some(k) = line_key(line) {
+            anchor = Some(i);
+            if k.eq_ignore_ascii_case(key) {
+                *raw = new_line.clone();
+                found = true;
+            }
+        }
+    }
+    if !found {
+        match anchor {
+            Some(i) => lines.insert(i + 1, new_line),
+            None => {
+                lines.push(
+                    match section {
+                        Section::Adapter => "[adapter]",
+                        Section::Driver => "[driver]",
+                    }
+                    .to_string(),
+                );
+                lines.push(new_line);
+            }
+        }
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    Ok(out)
 }
 
 /// `RtlUnicodeStringToInteger` (see the module documentation). `None` for an invalid base.
@@ -717,7 +837,14 @@ pub(crate) unsafe extern "system" fn NdisWriteConfiguration(
                 return;
             }
         };
-        lock(&ndis.registry).set_in(cfg.section, &key, v);
+        // The registry keeps the value: an adapter restart reads it back from the file.
+        if let Err(e) = lock(&ndis.registry).write_through(cfg.section, &[(&key, v)]) {
+            ndis.checks.warning(
+                Kind::Registry,
+                API,
+                format!("{key} is set for this session only: registry file: {e}"),
+            );
+        }
         // SAFETY: non-null out-parameter.
         unsafe { *Status = n::NDIS_STATUS_SUCCESS };
     })
@@ -815,6 +942,33 @@ mod tests {
         assert_eq!(unicode_to_integer("-1", 10), Some(u32::MAX));
         assert_eq!(unicode_to_integer("+7", 10), Some(7));
         assert_eq!(unicode_to_integer("1", 7), None, "invalid base");
+    }
+
+    #[test]
+    fn file_updates_change_only_the_written_keys_in_their_section() {
+        let text = "; top\nA = \"1\"\n[driver]\nA = \"d\"\n[adapter]\nB = 2 # two\n";
+        // Case-insensitive match; the driver's A and the comments stay.
+        let t = update_text(text, Section::Adapter, "a", &RegValue::sz("0")).unwrap();
+        assert_eq!(
+            t,
+            "; top\na = \"0\"\n[driver]\nA = \"d\"\n[adapter]\nB = 2 # two\n"
+        );
+        // A new adapter key goes after the adapter section's last line, not into [driver].
+        let t = update_text(text, Section::Adapter, "C", &RegValue::Dword(3)).unwrap();
+        assert!(t.ends_with("B = 2 # two\nC = dword:3\n"), "{t}");
+        let t = update_text(text, Section::Driver, "D", &RegValue::sz("x")).unwrap();
+        assert!(t.contains("A = \"d\"\nD = \"x\"\n[adapter]"), "{t}");
+        // No such section yet: it is created.
+        let t = update_text("A = 1\n", Section::Driver, "D", &RegValue::Dword(1)).unwrap();
+        assert_eq!(t, "A = 1\n[driver]\nD = dword:1\n");
+        // Every line of the key changes (the last one is what a parse keeps).
+        let t = update_text("A = 1\nA = 2\n", Section::Adapter, "A", &RegValue::Dword(5)).unwrap();
+        assert_eq!(
+            Registry::parse(&t).unwrap().get("A"),
+            Some(&RegValue::Dword(5))
+        );
+        assert!(!t.contains("= 1") && !t.contains("= 2"), "{t}");
+        assert!(update_text("[bad]\n", Section::Adapter, "A", &RegValue::Dword(1)).is_err());
     }
 
     #[test]

@@ -23,6 +23,8 @@ Multi = multi:"one","two"
 Blob = hex:de,ad,be,ef
 NetworkAddress = "02AbCd0F1e2D"
 Quote = "a \"quoted\" word"
+Commented = "x;y"   # a comment after a string
+MultiCommented = multi:"a" ; and after a multi-string
 [driver]
 DriverOnly = "yes"
 "#;
@@ -46,6 +48,15 @@ fn registry_files_parse_sections_types_escapes_and_comments() {
         Some(&RegValue::Binary(vec![0xde, 0xad, 0xbe, 0xef]))
     );
     assert_eq!(r.get("Quote"), Some(&RegValue::sz("a \"quoted\" word")));
+    assert_eq!(r.get("Commented"), Some(&RegValue::sz("x;y")));
+    assert_eq!(
+        r.get("MultiCommented"),
+        Some(&RegValue::MultiSz(vec!["a".into()]))
+    );
+    assert!(
+        Registry::parse("A = \"x\" y\n").is_err(),
+        "text after a string"
+    );
     assert_eq!(r.get("DriverOnly"), None);
     assert_eq!(
         r.get_in(ndis_emu::registry::Section::Driver, "DriverOnly"),
@@ -237,4 +248,222 @@ fn a_configuration_handle_left_open_is_a_leak_at_halt() {
     h.halt().unwrap();
     let v = h.expect_violation(ndis_emu::Kind::Leak);
     assert!(v.message.contains("Config"), "{v}");
+}
+
+/// A file-backed registry in a fresh directory (removed by the caller).
+fn registry_file(tag: &str, text: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("ndis-emu-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("adapter.reg");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+fn offload_parameters(rsc4: u8, tcp4: u8, uso6: u8, flags: u32) -> Vec<u8> {
+    let p = n::NDIS_OFFLOAD_PARAMETERS {
+        Header: n::NDIS_OBJECT_HEADER::new(
+            n::NDIS_OBJECT_TYPE_DEFAULT,
+            n::NDIS_OFFLOAD_PARAMETERS_REVISION_5,
+            n::NDIS_SIZEOF_OFFLOAD_PARAMETERS_REVISION_5,
+        ),
+        TCPIPv4Checksum: tcp4,
+        RscIPv4: rsc4,
+        UdpSegmentationIPv6: uso6,
+        Flags: flags,
+        ..Default::default()
+    };
+    let mut v = ndis_emu::oid::struct_bytes(&p);
+    v.truncate(usize::from(n::NDIS_SIZEOF_OFFLOAD_PARAMETERS_REVISION_5));
+    v
+}
+
+const PERSIST_FILE: &str = r#"# written by the INF
+[adapter]
+*IfType = dword:6
+*MediaType = dword:0
+*PhysicalMediaType = dword:14
+*RscIPv4 = "1"   # kept as REG_SZ
+*TCPChecksumOffloadIPv4 = "3"
+[driver]
+DriverOnly = "yes"
+"#;
+
+#[test]
+fn offload_parameters_rewritten_by_ndis_are_in_the_registry_file_and_survive_a_restart() {
+    let (dir, path) = registry_file("offload-persist", PERSIST_FILE);
+    let (entry, s) = driver(Cfg {
+        keywords: vec![
+            ("*RscIPv4", n::NdisParameterInteger),
+            ("*TCPChecksumOffloadIPv4", n::NdisParameterInteger),
+            ("*UsoIPv6", n::NdisParameterInteger),
+        ],
+        ..Default::default()
+    });
+    let (mut h, _bus) = Harness::fake(fake(), Registry::load(&path).unwrap());
+    h.up(entry).unwrap();
+    // RSC IPv4 disabled (1 → 0), TCP/IPv4 checksum "Rx on, Tx off" (3 → 2), USO IPv6 enabled
+    // (2 → 1); every other field "no change".
+    let r = h
+        .oid_set(
+            n::OID_TCP_OFFLOAD_PARAMETERS,
+            &offload_parameters(1, 3, 2, 0),
+        )
+        .unwrap();
+    assert!(r.ok(), "{:#x}", r.status);
+    // The file itself holds the new values at once (no save by the test), and only those
+    // changed: comments, the driver section and untouched keywords are as they were.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let file = Registry::parse(&text).unwrap();
+    assert_eq!(file.get("*RscIPv4"), Some(&RegValue::sz("0")));
+    assert_eq!(
+        file.get("*TCPChecksumOffloadIPv4"),
+        Some(&RegValue::sz("2"))
+    );
+    assert_eq!(file.get("*UsoIPv6"), Some(&RegValue::sz("1")));
+    assert_eq!(
+        file.get("*LsoV2IPv4"),
+        None,
+        "no change: no keyword written"
+    );
+    assert_eq!(
+        file.get_in(ndis_emu::registry::Section::Driver, "DriverOnly"),
+        Some(&RegValue::sz("yes"))
+    );
+    assert!(text.starts_with("# written by the INF\n"), "{text}");
+    // A new keyword goes into the adapter section, not after [driver].
+    let driver_at = text.find("[driver]").unwrap();
+    assert!(text.find("*UsoIPv6").unwrap() < driver_at, "{text}");
+
+    // Set-NetAdapterAdvancedProperty-style restart: the registry is read from the file again.
+    h.reinitialize().unwrap();
+    let reads: Vec<(String, ReadResult)> = s.reads.lock().unwrap().clone();
+    let second: Vec<(String, ReadResult)> = reads[3..].to_vec();
+    assert_eq!(
+        second,
+        vec![
+            (
+                "*RscIPv4".to_string(),
+                ReadResult::Integer(0, n::NdisParameterInteger)
+            ),
+            (
+                "*TCPChecksumOffloadIPv4".to_string(),
+                ReadResult::Integer(2, n::NdisParameterInteger)
+            ),
+            (
+                "*UsoIPv6".to_string(),
+                ReadResult::Integer(1, n::NdisParameterInteger)
+            ),
+        ],
+        "the restarted adapter reads what NDIS wrote"
+    );
+    assert_eq!(
+        reads[0].1,
+        ReadResult::Integer(1, n::NdisParameterInteger),
+        "the first initialisation read the INF value"
+    );
+    h.down().unwrap();
+    assert!(h.warnings().is_empty(), "{:?}", h.warnings());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn offload_parameters_with_skip_registry_update_leave_the_file_alone() {
+    let (dir, path) = registry_file("offload-skip", PERSIST_FILE);
+    let (entry, s) = driver(Cfg {
+        keywords: vec![("*RscIPv4", n::NdisParameterInteger)],
+        ..Default::default()
+    });
+    let (mut h, _bus) = Harness::fake(fake(), Registry::load(&path).unwrap());
+    h.up(entry).unwrap();
+    let r = h
+        .oid_set(
+            n::OID_TCP_OFFLOAD_PARAMETERS,
+            &offload_parameters(1, 0, 0, n::NDIS_OFFLOAD_PARAMETERS_SKIP_REGISTRY_UPDATE),
+        )
+        .unwrap();
+    assert!(r.ok());
+    assert!(
+        s.events().iter().any(|e| e.starts_with("set 0x")),
+        "the miniport still got the request"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), PERSIST_FILE);
+    h.reinitialize().unwrap();
+    let reads = s.reads.lock().unwrap().clone();
+    assert_eq!(
+        reads.last().map(|r| r.1.clone()),
+        Some(ReadResult::Integer(1, n::NdisParameterInteger))
+    );
+    h.down().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn offload_fields_beyond_header_size_are_not_written() {
+    // A revision-5 header with the size of revision 2: RscIPv4 (offset 22) is outside it even
+    // though the buffer carries a value there.
+    let mut v = offload_parameters(1, 0, 0, 0);
+    v[2..4].copy_from_slice(&n::NDIS_SIZEOF_OFFLOAD_PARAMETERS_REVISION_2.to_le_bytes());
+    assert_eq!(ndis_emu::oid::offload_parameters_to_keywords(&v), vec![]);
+    let v = offload_parameters(1, 0, 0, 0);
+    assert_eq!(
+        ndis_emu::oid::offload_parameters_to_keywords(&v),
+        vec![("*RscIPv4", "0".to_string())]
+    );
+}
+
+#[test]
+fn write_configuration_is_kept_in_the_registry_file() {
+    let (dir, path) = registry_file(
+        "write-persist",
+        "[adapter]\n*IfType = dword:6\n*MediaType = dword:0\n*PhysicalMediaType = dword:14\n",
+    );
+    let (entry, s) = driver(Cfg {
+        keywords: vec![("Written", n::NdisParameterInteger)],
+        ..Default::default()
+    });
+    let (mut h, _bus) = Harness::fake(fake(), Registry::load(&path).unwrap());
+    h.up(entry).unwrap();
+    let mut obj = n::NDIS_CONFIGURATION_OBJECT {
+        Header: n::NDIS_OBJECT_HEADER::new(
+            n::NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
+            n::NDIS_CONFIGURATION_OBJECT_REVISION_1,
+            n::NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1,
+        ),
+        NdisHandle: s.adapter(),
+        Flags: 0,
+    };
+    let mut ch: n::NDIS_HANDLE = std::ptr::null_mut();
+    assert_eq!(
+        // SAFETY: valid object and out-parameter.
+        unsafe { n::NdisOpenConfigurationEx(&mut obj, &mut ch) },
+        n::NDIS_STATUS_SUCCESS
+    );
+    let mut key: Vec<u16> = "Written".encode_utf16().collect();
+    let mut ks = n::UNICODE_STRING {
+        Length: (key.len() * 2) as u16,
+        MaximumLength: (key.len() * 2) as u16,
+        Buffer: key.as_mut_ptr(),
+    };
+    let mut p = n::NDIS_CONFIGURATION_PARAMETER {
+        ParameterType: n::NdisParameterInteger,
+        ParameterData: n::NDIS_CONFIGURATION_PARAMETER_DATA { IntegerData: 42 },
+    };
+    let mut st = 0;
+    // SAFETY: valid arguments.
+    unsafe { n::NdisWriteConfiguration(&mut st, ch, &mut ks, &mut p) };
+    assert_eq!(st, n::NDIS_STATUS_SUCCESS);
+    // SAFETY: the handle opened above.
+    unsafe { n::NdisCloseConfiguration(ch) };
+    assert_eq!(
+        Registry::load(&path).unwrap().get("Written"),
+        Some(&RegValue::Dword(42))
+    );
+    h.reinitialize().unwrap();
+    assert_eq!(
+        s.reads.lock().unwrap().last().map(|r| r.1.clone()),
+        Some(ReadResult::Integer(42, n::NdisParameterInteger)),
+        "written before the restart, read after it"
+    );
+    h.down().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
 }
