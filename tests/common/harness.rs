@@ -605,7 +605,21 @@ impl E2e {
                 let mut g = p.harness();
                 let SendHarness(h) = &mut *g;
                 problems.extend(safe_down(h));
-                fin.warnings = summarize(h.warnings().iter().map(|w| w.to_string()));
+                let ws = h.warning_summary();
+                fin.warnings = ws
+                    .distinct
+                    .iter()
+                    .map(|w| (w.first.to_string(), w.count))
+                    .collect();
+                if ws.not_kept > 0 {
+                    fin.warnings.push((
+                        format!(
+                            "(warnings beyond the first {} distinct ones)",
+                            ndis_emu::checks::DISTINCT_WARNINGS
+                        ),
+                        ws.not_kept,
+                    ));
+                }
             }
             Some(Be::Pass(p)) => {
                 fin.passthrough = Some(p.stats());
@@ -725,16 +739,6 @@ fn safe_down(h: &mut Harness) -> Vec<String> {
     }
     take(h, &mut out);
     out
-}
-
-/// Distinct messages with their counts (numbers in a message do not make it distinct).
-pub fn summarize(msgs: impl Iterator<Item = String>) -> Vec<(String, u64)> {
-    let mut m: std::collections::BTreeMap<String, (String, u64)> = Default::default();
-    for s in msgs {
-        let key: String = s.chars().filter(|c| !c.is_ascii_digit()).collect();
-        m.entry(key).or_insert_with(|| (s.clone(), 0)).1 += 1;
-    }
-    m.into_values().collect()
 }
 
 /// What [`E2e::finish`] found.

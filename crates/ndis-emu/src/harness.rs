@@ -28,7 +28,7 @@ use ndis_sys as n;
 use crate::accounting::{AccountingSnapshot, Handler};
 use crate::adapter::{Adapter, AdapterState, Attributes, LifecycleError, StatusRecord};
 use crate::bus::Bus;
-use crate::checks::{Kind, Violation};
+use crate::checks::{Kind, Violation, WarningSummary};
 use crate::datapath::{Completion, DatapathStats, RxNbl, SendOpts};
 use crate::ndis::{lock, EmuConfig, LogLine, Ndis};
 use crate::oid::{
@@ -683,9 +683,15 @@ impl Harness {
         }
     }
 
-    /// Warnings so far.
+    /// The first occurrence of each distinct warning so far (at most
+    /// [`crate::checks::DISTINCT_WARNINGS`]; counts in [`Harness::warning_summary`]).
     pub fn warnings(&self) -> Vec<Violation> {
         self.ndis.checks.warnings()
+    }
+
+    /// Warning counts: total, per kind, per distinct warning.
+    pub fn warning_summary(&self) -> WarningSummary {
+        self.ndis.checks.warning_summary()
     }
 
     /// Do not print violations as they happen (for tests that provoke them).
@@ -758,6 +764,8 @@ impl Drop for Harness {
             let _ = self.down();
         }
         let left = self.ndis.checks.take_violations();
+        // Repeats that were counted inside the print interval are not lost from the output.
+        self.ndis.checks.print_unprinted_summary();
         self.ndis.shutdown();
         crate::ctx::leave();
         if !left.is_empty() && !std::thread::panicking() {

@@ -51,7 +51,7 @@ pub mod track;
 
 pub use accounting::{AccountingSnapshot, Handler, HandlerStats};
 pub use adapter::{AdapterState, Attributes, LifecycleError, StatusRecord};
-pub use checks::{Kind, Violation};
+pub use checks::{Kind, Violation, WarningCount, WarningSummary};
 pub use datapath::{Completion, DatapathStats, RxNbl, SendOpts};
 pub use harness::{DriverEntryFn, Harness, PowerState, Protocol};
 pub use interrupt::Connection;
