@@ -25,6 +25,7 @@ pub mod harness;
 pub mod ndis_port;
 pub mod passthrough;
 pub mod pkt;
+pub mod rsc;
 pub mod shape;
 pub mod standin;
 pub mod traffic;

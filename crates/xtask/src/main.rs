@@ -13,6 +13,7 @@
 //! - `emulate <file.sys>` — run the speakeasy emulated load on any image.
 //! - `bench <suite>` — benchmark suites ([`bench::SUITES`]).
 //! - `fuzz [<crate> [<target>]] [--secs N] [--list]` — run fuzz targets ([`fuzz`]).
+//! - `hck rsc` — the RSC conformance suite and its rule table ([`hck`]).
 //! - `install [all|<prereq>...]` — only install prerequisites.
 //!
 //! `<target>` is `$CARGO_TARGET_DIR` when set, else `./target`.
@@ -22,6 +23,7 @@ mod cross;
 mod e2e;
 mod emu;
 mod fuzz;
+mod hck;
 mod inf;
 mod pe;
 mod prereq;
@@ -39,6 +41,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   emulate <file.sys>              emulated load (speakeasy) of a driver image
   bench <core|virtio|e2e>         benchmark suites
   fuzz [<crate> [<target>]] [--secs N] [--list]
+  hck rsc                         RSC conformance suite on QEMU (spec §1), prints the rule table
   install [all]                   only install the prerequisites of every command";
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         "emulate" => one_file(rest).and_then(emu::run),
         "bench" => bench::command(rest),
         "fuzz" => fuzz::command(rest),
+        "hck" => hck::command(rest),
         "install" => install(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
