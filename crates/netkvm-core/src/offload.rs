@@ -368,12 +368,14 @@ pub enum RxBufferLayout {
 /// Page size of mergeable receive buffers.
 pub const RX_PAGE_SIZE: u32 = 4096;
 
-/// Largest frame the device may deliver: the MTU frame (+VLAN tag), or 64 KiB coalesced frames
-/// when any `GUEST_TSO*`/`GUEST_USO*` is negotiated. `hdr_len` is the virtio header size.
+/// Largest frame the device may deliver: the MTU frame (+VLAN tag), or a coalesced frame of the
+/// largest legal datagram when any `GUEST_TSO*`/`GUEST_USO*` is negotiated — IPv4 Total Length
+/// 65535, and for IPv6 the 40-byte header plus a 65535-byte Payload Length (QEMU's RSC_EXT
+/// coalescer builds such IPv6 SCUs; spec §1.4 exception 7 bounds an SCU by exactly that).
 pub fn max_rx_frame(negotiated: Features, mtu: u32) -> u32 {
-    let gso =
-        Features::GUEST_TSO4 | Features::GUEST_TSO6 | Features::GUEST_USO4 | Features::GUEST_USO6;
-    let l3 = if negotiated.intersects(gso) {
+    let l3 = if negotiated.intersects(Features::GUEST_TSO6 | Features::GUEST_USO6) {
+        40 + 65535
+    } else if negotiated.intersects(Features::GUEST_TSO4 | Features::GUEST_USO4) {
         65535
     } else {
         mtu
@@ -1734,6 +1736,24 @@ mod tests {
         assert_eq!(
             rx_buffer_layout(Features::MRG_RXBUF, 1500, 12),
             RxBufferLayout::Mergeable { max_buffers: 1 }
+        );
+        // IPv6: a 40-byte header on top of a 65535-byte payload (an SCU of the largest legal
+        // IPv6 datagram, spec §1.4 exception 7): 65575 + 18 + 12 bytes, still 17 pages.
+        let neg = Features::VERSION_1 | Features::GUEST_TSO6;
+        assert_eq!(max_rx_frame(neg, 1500), 40 + 65535 + 14 + 4);
+        assert_eq!(
+            rx_buffer_layout(neg, 1500, 12),
+            RxBufferLayout::Single {
+                bytes: 40 + 65535 + 18 + 12
+            }
+        );
+        assert_eq!(
+            rx_buffer_layout(neg | Features::MRG_RXBUF, 1500, 12),
+            RxBufferLayout::Mergeable { max_buffers: 17 }
+        );
+        assert_eq!(
+            max_rx_frame(Features::GUEST_USO4 | Features::GUEST_USO6, 1500),
+            40 + 65535 + 18
         );
     }
 }
