@@ -554,6 +554,55 @@ impl<'a> FragReader<'a> {
         }
     }
 
+    /// Copies into `out` while summing; returns bytes copied (less at the end of the list)
+    /// and their unfolded little-endian-domain sum (see `checksum::sum_unfolded_le`). A
+    /// range inside one fragment (the usual case) is one fused copy-and-sum call.
+    #[inline]
+    pub(crate) fn copy_and_sum(&mut self, out: &mut [u8]) -> (usize, u64) {
+        if let Some(f) = self.frags.get(self.idx) {
+            let end = self.off + out.len();
+            if let Some(s) = f
+                .get(self.off..end)
+                .and_then(|src| checksum::copy_sum_unfolded_le(out, src))
+            {
+                self.advance_to(end, f.len());
+                return (out.len(), s);
+            }
+        }
+        let mut c = checksum::Checksum::new();
+        let n = self.copy_and_add(out, &mut c);
+        (n, c.unfolded_le())
+    }
+
+    /// Sums up to `len` bytes without copying; returns bytes summed and their unfolded
+    /// little-endian-domain sum.
+    #[inline]
+    pub(crate) fn sum(&mut self, len: usize) -> (usize, u64) {
+        if let Some(f) = self.frags.get(self.idx) {
+            let end = self.off + len;
+            if let Some(src) = f.get(self.off..end) {
+                let s = checksum::sum_unfolded_le(src);
+                self.advance_to(end, f.len());
+                return (len, s);
+            }
+        }
+        let mut c = checksum::Checksum::new();
+        let n = self.add(len, &mut c);
+        (n, c.unfolded_le())
+    }
+
+    /// Moves to offset `end` of the current fragment (of `len` bytes), or to the next
+    /// fragment when `end` reaches its end.
+    #[inline]
+    fn advance_to(&mut self, end: usize, len: usize) {
+        if end >= len {
+            self.idx += 1;
+            self.off = 0;
+        } else {
+            self.off = end;
+        }
+    }
+
     /// Copies into `out` while summing; returns bytes copied (less at the end of the list).
     pub(crate) fn copy_and_add(&mut self, out: &mut [u8], c: &mut checksum::Checksum) -> usize {
         let mut n = 0;
