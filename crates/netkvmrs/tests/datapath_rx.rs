@@ -207,6 +207,42 @@ fn rsc_ext_frames_take_the_segment_and_dup_ack_counts_from_the_header() {
 }
 
 #[test]
+fn runts_are_padded_to_the_ethernet_minimum_but_a_coalesced_frame_keeps_its_length() {
+    let _s = serial();
+    let (mut h, bus) = harness(FakeConfig::default(), &[], emu());
+    up(&mut h);
+    // 44 bytes (2 bytes of UDP data): indicated as 60, zero-padded.
+    let f = udp4(PEER_MAC, DEV_MAC, 53, 4000, b"hi");
+    assert_eq!(f.len(), 44);
+    deliver(&bus, 0, &f);
+    let r = recv1(&mut h);
+    assert_eq!(r.frames[0].len(), 60);
+    assert_eq!(&r.frames[0][..44], &f[..]);
+    assert!(r.frames[0][44..].iter().all(|&b| b == 0));
+    if !bus.device().driver_features().contains(Features::RSC_EXT) {
+        down(&mut h);
+        return;
+    }
+    // QEMU's coalescer: 1 byte of data plus a window update → a 55-byte frame counted as 2
+    // segments, IPv4 checksum stale. An SCU's length is its datagram's: no padding.
+    let mut t = tcp4_flow(5001, 40000, 7, b"x");
+    assert_eq!(t.len(), 55);
+    t[24] ^= 0x05;
+    deliver_with(&bus, 0, &vnet(F_RSC_INFO, GSO_TCPV4, 0, 0, 2, 0), &t);
+    let r = recv1(&mut h);
+    let got = &r.frames[0];
+    assert_eq!(got.len(), 55, "no padding after an SCU");
+    assert_eq!(u16::from_be_bytes([got[16], got[17]]), 41);
+    assert_eq!(
+        ones_sum(&got[14..34]),
+        0xFFFF,
+        "IPv4 header checksum recomputed"
+    );
+    assert_eq!(r.info(n::TcpRecvSegCoalesceInfo) & 0xFFFF, 2);
+    down(&mut h);
+}
+
+#[test]
 fn software_rsc_coalesces_a_batch_of_mtu_segments_into_one_scu() {
     let _s = serial();
     let (mut h, bus) = harness(
@@ -421,8 +457,8 @@ fn the_dpc_budget_requeues_until_everything_is_indicated() {
 #[test]
 fn short_shared_memory_makes_receive_buffers_fall_back_to_single_pages() {
     let _s = serial();
-    // Two pairs of 4 MiB (16 KiB buffers) plus rings and slots do not fit an 8.5 MiB arena; 4 KiB pages
-    // for the second pair do.
+    // Two pairs of 4 MiB (16 KiB buffers, or 4 KiB buffers with a reserve) plus rings and slots do not
+    // fit an 8.5 MiB arena; a ring's worth of 4 KiB buffers for the second pair does.
     let cfg = FakeConfig {
         pairs: 2,
         memory: 17 << 19,
@@ -431,7 +467,9 @@ fn short_shared_memory_makes_receive_buffers_fall_back_to_single_pages() {
     let (mut h, bus) = harness(cfg, &[], emu());
     up(&mut h);
     assert!(
-        h.log().iter().any(|l| l.text.contains("using 4 KiB pages")),
+        h.log()
+            .iter()
+            .any(|l| l.text.contains("using 4 KiB buffers without a reserve")),
         "fallback logged"
     );
     for q in 0..2u16 {

@@ -453,33 +453,45 @@ impl RxQueue {
     }
 
     /// Buffers, MDLs and NBLs for a ring of `ring_size`. Mergeable buffers are 16 KiB when coalesced
-    /// frames may arrive; if that much shared memory is not available, single pages are used instead.
+    /// frames may arrive; when shared memory is short, smaller choices are tried in turn: single pages
+    /// with a reserve, then just the ring's worth.
     fn alloc_pool(&self, ring_size: u16) -> Result<RxPool, DatapathError> {
         let gso = CoreFeatures::GUEST_TSO4
             | CoreFeatures::GUEST_TSO6
             | CoreFeatures::GUEST_USO4
             | CoreFeatures::GUEST_USO6;
-        match self.p.layout {
+        // (pages per buffer, with a reserve), best first.
+        let choices: &[(u32, bool)] = match self.p.layout {
             RxBufferLayout::Mergeable { .. } if self.p.negotiated.intersects(gso) => {
-                match self.alloc_pool_of(ring_size, MRG_GSO_PAGES, true) {
-                    Err(PoolError::Dma) => {
-                        log!(
-                            Warn,
-                            "rx{}: no shared memory for 16 KiB receive buffers; using 4 KiB pages",
-                            self.p.pair
-                        );
-                        self.alloc_pool_of(ring_size, 1, true)
-                    }
-                    r => r,
-                }
+                &[(MRG_GSO_PAGES, true), (1, true), (1, false)]
             }
-            RxBufferLayout::Mergeable { .. } => self.alloc_pool_of(ring_size, 1, true),
+            RxBufferLayout::Mergeable { .. } => &[(1, true), (1, false)],
             RxBufferLayout::Single { bytes } => {
                 let p = bytes.div_ceil(RX_PAGE_SIZE).max(1);
-                self.alloc_pool_of(ring_size, p, p == 1)
+                return self
+                    .alloc_pool_of(ring_size, p, p == 1)
+                    .map_err(|_| DatapathError::NoMemory);
+            }
+        };
+        for (k, &(pages, reserve)) in choices.iter().enumerate() {
+            match self.alloc_pool_of(ring_size, pages, reserve) {
+                Err(PoolError::Dma) => {
+                    if let Some(&(np, nr)) = choices.get(k + 1) {
+                        log!(
+                            Warn,
+                            "rx{}: no shared memory for {} KiB receive buffers{}; using {} KiB buffers{}",
+                            self.p.pair,
+                            pages * 4,
+                            if reserve { " with a reserve" } else { "" },
+                            np * 4,
+                            if nr { " with a reserve" } else { " without a reserve" }
+                        );
+                    }
+                }
+                r => return r.map_err(|_| DatapathError::NoMemory),
             }
         }
-        .map_err(|_| DatapathError::NoMemory)
+        Err(DatapathError::NoMemory)
     }
 
     fn alloc_pool_of(
@@ -490,15 +502,14 @@ impl RxQueue {
     ) -> Result<RxPool, PoolError> {
         let ring = usize::from(ring_size).max(1);
         let buf_len = pages * RX_PAGE_SIZE;
-        // `RxCapacity` beyond the ring size becomes a reserve (up to another ring's worth, within a 4 MiB
-        // budget per queue — a full ring of 16 KiB buffers already uses it): while the stack holds indicated buffers, each DPC round refills the ring from
-        // the reserve at once instead of waiting for returns, so the device does not run dry (NetKVM
-        // #1012). 64 KiB single buffers get no reserve.
+        // `RxCapacity` beyond the ring size becomes a reserve, within a 4 MiB budget per queue (NetKVM's
+        // default: 1024 page buffers; a full ring of 16 KiB buffers already uses it): while the stack
+        // holds indicated buffers — an SCU holds one per coalesced segment — each DPC round refills the
+        // ring from the reserve at once instead of waiting for returns, so the device does not run dry
+        // (NetKVM #1012). 64 KiB single buffers get no reserve.
         let count = if reserve {
             let budget = (RX_RESERVE_BUDGET / buf_len as usize).max(ring);
-            usize::from(self.p.capacity)
-                .clamp(ring, 2 * ring)
-                .min(budget)
+            usize::from(self.p.capacity).max(ring).min(budget)
         } else {
             ring
         };
@@ -1096,8 +1107,11 @@ impl RxQueue {
         let mut data_len = f.info.frame_len;
         let mut first_bytes = f.info.first_len.min(data_len);
         // Runts (e.g. a 64-byte tagged frame after stripping) are padded to the Ethernet minimum when
-        // the buffer has room (NetKVM does the same; the stack expects 60-byte frames).
+        // the buffer has room (NetKVM does the same; the stack expects 60-byte frames). Not a host SCU:
+        // its length is the coalesced datagram's (QEMU's coalescer turns e.g. 1 byte of data plus a
+        // window update into a 55-byte frame with a segment count of 2).
         if f.info.short_by > 0
+            && f.info.rsc.is_none()
             && rest.is_empty()
             && hdr + data_len + f.info.short_by <= pool.buf_len as usize
         {
