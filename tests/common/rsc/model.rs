@@ -564,22 +564,35 @@ fn flow_of_frame(sc: &Scenario, f: &[u8]) -> Option<usize> {
         .position(|fl| fl.sport == sp && fl.dport == dp)
 }
 
-/// Flow of every indication: by ports, or (no TCP header) by the sent frame it equals.
-fn nbl_flows(sc: &Scenario, obs: &Observed) -> Vec<Option<usize>> {
+/// Whether a frame is an IP fragment (IPv4 MF or offset ≠ 0, IPv6 fragment header).
+fn is_fragment(f: &[u8]) -> bool {
+    pkt::parse(f)
+        .and_then(|p| p.ip)
+        .is_some_and(|ip| ip.fragment)
+}
+
+/// Ordering domain of every indication — its flow, by ports or (no TCP header) by the sent
+/// frame it equals, and whether it is a fragment: RSS hashes fragments by addresses only
+/// (no ports), so they may be steered to another processor than their flow's segments and
+/// their order relative to them is not the miniport's to keep.
+fn nbl_flows(sc: &Scenario, obs: &Observed) -> Vec<Option<(usize, bool)>> {
     obs.nbls
         .iter()
         .map(|n| {
             flow_of_frame(sc, &n.frame)
                 .or_else(|| sc.sent.iter().find(|s| s.frame == n.frame).map(|s| s.flow))
+                .map(|f| (f, is_fragment(&n.frame)))
         })
         .collect()
 }
 
-fn exp_flow(sc: &Scenario, e: &Exp) -> usize {
-    match e {
-        Exp::One(i) | Exp::Host(i) => sc.sent[*i].flow,
-        Exp::Scu(m) => sent_flow(sc, m),
-    }
+fn exp_flow(sc: &Scenario, e: &Exp) -> (usize, bool) {
+    let first = match e {
+        Exp::One(i) | Exp::Host(i) => *i,
+        Exp::Scu(m) => m.first().copied().unwrap_or(0),
+    };
+    let s = &sc.sent[first];
+    (s.flow, is_fragment(&s.frame))
 }
 
 fn exp_members(e: &Exp) -> Vec<usize> {
@@ -763,12 +776,21 @@ pub fn check_expected(sc: &Scenario, obs: &Observed) -> Vec<String> {
             ));
         }
     }
-    for f in 0..sc.flows.len() {
+    for (f, frag) in (0..sc.flows.len()).flat_map(|f| [(f, false), (f, true)]) {
         let got: Vec<usize> = (0..obs.nbls.len())
-            .filter(|&k| flows[k] == Some(f))
+            .filter(|&k| flows[k] == Some((f, frag)))
             .collect();
-        let want: Vec<&Exp> = sc.exp.iter().filter(|e| exp_flow(sc, e) == f).collect();
+        let want: Vec<&Exp> = sc
+            .exp
+            .iter()
+            .filter(|e| exp_flow(sc, e) == (f, frag))
+            .collect();
         let fam = sc.flows[f].fam.name();
+        let fam = if frag {
+            format!("{fam} fragments of")
+        } else {
+            fam.to_string()
+        };
         if got.len() != want.len() {
             let summary: Vec<String> = got
                 .iter()

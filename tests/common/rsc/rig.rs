@@ -368,19 +368,32 @@ impl Rig {
         let before = self.stats()?;
         let drops0 = self.rx_drops()?;
         let mut after_burst = Vec::new();
+        let count = |cap: &Cap| {
+            lock(&cap.inner)
+                .got
+                .iter()
+                .filter(|(k, _)| *k == key)
+                .count()
+        };
         for b in bursts {
+            let seen = count(&self.cap);
+            let drops = self.rx_drops()?;
             let r = self.one_burst(b);
             // Never leave the device masked (the next rule, the teardown).
             let unmask = self.mask_all(false);
             r?;
             unmask?;
+            // The DPC QEMU's message starts indicates (or drops) at least one of the burst's
+            // frames; on a loaded machine that may take a while — wait for it, then for quiet.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while count(&self.cap) == seen && self.rx_drops()? == drops {
+                if Instant::now() > deadline {
+                    break; // nothing came: the checks report what is missing
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
             self.settle_driver()?;
-            let n = lock(&self.cap.inner)
-                .got
-                .iter()
-                .filter(|(k, _)| *k == key)
-                .count();
-            after_burst.push(n);
+            after_burst.push(count(&self.cap));
         }
         let stats = self.stats()?.since(before);
         let rx_dropped = self.rx_drops()?.wrapping_sub(drops0);
@@ -428,7 +441,7 @@ impl Rig {
         }
         // …and its RX used index stopped moving (on the RSC_EXT path: after QEMU's drain timer).
         let quiet = match self.path {
-            Path::HostRscExt => Duration::from_nanos(u64::from(Path::RSC_INTERVAL_NS) * 3),
+            Path::HostRscExt => Duration::from_nanos(u64::from(Path::RSC_INTERVAL_NS) * 10),
             _ => Duration::from_millis(2),
         } + Duration::from_millis(2);
         let mut last = self.rx_used_idx()?;
