@@ -25,10 +25,11 @@
 /// Bytes per bulk block: four 16-byte chunks, each summed into its own set of four `u32`
 /// lanes (16 lanes in all: independent add chains, one SSE2 register per lane set).
 const BLOCK: usize = 64;
-/// Blocks per group (1 MiB). Every lane takes one word per block, so after a group the four
-/// lane sets added together still hold, per lane, a high-half sum and a low-half sum below
-/// 2^32 (4 × 16384 × 0xFFFF < 2^32): the sets are combined in `u32` before widening.
-const GROUP: usize = 16384;
+/// Blocks per group (512 KiB). Every lane takes one word per block plus at most three words
+/// of the tail, so after a group the four lane sets added together still hold, per lane, a
+/// high-half sum and a low-half sum below 2^32 ((4 × 8192 + 3) × 0xFFFF < 2^32): the sets
+/// are combined in `u32` before widening.
+const GROUP: usize = 8192;
 
 /// One lane set: four little-endian `u32` words of a 16-byte chunk.
 type Lanes4 = [u32; 4];
@@ -74,7 +75,43 @@ impl Lanes {
         }
     }
 
-    /// The exact sum of everything added (at most [`GROUP`] blocks).
+    /// Sums `blocks` (at most [`GROUP`]).
+    #[inline(always)]
+    fn add_blocks(&mut self, blocks: &[[u8; BLOCK]]) {
+        for b in blocks {
+            self.add_block(&chunks(b));
+        }
+    }
+
+    /// Copies `src` into `dst` (at most [`GROUP`] blocks each) and sums it. Each block is
+    /// stored as four separate 16-byte stores on purpose: a loop whose stores have the stride
+    /// of their size is turned into a `memcpy` call by LLVM, which then leaves a separate,
+    /// slower summing loop.
+    #[inline(always)]
+    fn copy_blocks(&mut self, dst: &mut [[u8; BLOCK]], src: &[[u8; BLOCK]]) {
+        for (d, s) in dst.iter_mut().zip(src) {
+            let c = chunks(s);
+            if let ([d0, d1, d2, d3], []) = d.as_chunks_mut::<16>() {
+                let [c0, c1, c2, c3] = c;
+                *d0 = c0;
+                *d1 = c1;
+                *d2 = c2;
+                *d3 = c3;
+            }
+            self.add_block(&c);
+        }
+    }
+
+    /// Adds the whole 16-byte chunks of a tail (at most three) to the first lane set.
+    #[inline(always)]
+    fn add_quads(&mut self, quads: &[[u8; 16]]) {
+        let ([lo, ..], [hi, ..]) = (&mut self.lo, &mut self.hi);
+        for q in quads {
+            add16(lo, hi, q);
+        }
+    }
+
+    /// The exact sum of everything added (at most [`GROUP`] blocks and a tail).
     #[inline(always)]
     fn total(&self) -> u64 {
         let (mut lo, mut hi) = ([0u32; 4], [0u32; 4]);
@@ -111,15 +148,28 @@ fn sum_le(data: &[u8]) -> u64 {
 #[inline(never)]
 fn sum_blocks(data: &[u8]) -> u64 {
     let (blocks, tail) = data.as_chunks::<BLOCK>();
+    let (quads, rest) = tail.as_chunks::<16>();
+    // Whole groups are widened one by one; the last (for packets: the only) group shares its
+    // lanes with the tail.
+    let (groups, last) = blocks
+        .split_at_checked(full_groups(blocks.len()))
+        .unwrap_or((&[], blocks));
     let mut acc: u64 = 0;
-    for group in blocks.chunks(GROUP) {
+    for group in groups.chunks(GROUP) {
         let mut lanes = Lanes::default();
-        for block in group {
-            lanes.add_block(&chunks(block));
-        }
+        lanes.add_blocks(group);
         acc += lanes.total();
     }
-    acc + sum_end(data, tail)
+    let mut lanes = Lanes::default();
+    lanes.add_blocks(last);
+    lanes.add_quads(quads);
+    acc + lanes.total() + sum_rest(data, rest)
+}
+
+/// Blocks in the whole groups before the last, possibly partial, group.
+#[inline(always)]
+fn full_groups(blocks: usize) -> usize {
+    blocks.saturating_sub(1) / GROUP * GROUP
 }
 
 /// Copies `src` into `dst` (same length, at least one block) and returns the little-endian
@@ -130,51 +180,45 @@ fn sum_blocks(data: &[u8]) -> u64 {
 /// ~33 ns fused against ~41 ns for `memcpy` + sum).
 #[inline(never)]
 fn copy_sum_blocks(dst: &mut [u8], src: &[u8]) -> u64 {
-    let (dst_blocks, _) = dst.as_chunks_mut::<BLOCK>();
     let (src_blocks, tail) = src.as_chunks::<BLOCK>();
+    let (quads, rest) = tail.as_chunks::<16>();
+    let split = full_groups(src_blocks.len());
+    let (s_groups, s_last) = src_blocks
+        .split_at_checked(split)
+        .unwrap_or((&[], src_blocks));
+    let (d_groups, d_last) = match dst.as_chunks_mut::<BLOCK>().0.split_at_mut_checked(split) {
+        Some(d) => d,
+        None => (&mut [][..], &mut [][..]),
+    };
     let mut acc: u64 = 0;
-    for (dg, sg) in dst_blocks.chunks_mut(GROUP).zip(src_blocks.chunks(GROUP)) {
+    for (dg, sg) in d_groups.chunks_mut(GROUP).zip(s_groups.chunks(GROUP)) {
         let mut lanes = Lanes::default();
-        for (d, s) in dg.iter_mut().zip(sg) {
-            let c = chunks(s);
-            if let ([d0, d1, d2, d3], []) = d.as_chunks_mut::<16>() {
-                let [c0, c1, c2, c3] = c;
-                *d0 = c0;
-                *d1 = c1;
-                *d2 = c2;
-                *d3 = c3;
-            }
-            lanes.add_block(&c);
-        }
+        lanes.copy_blocks(dg, sg);
         acc += lanes.total();
     }
+    let mut lanes = Lanes::default();
+    lanes.copy_blocks(d_last, s_last);
+    lanes.add_quads(quads);
     if !tail.is_empty() {
         // The last 64 bytes overlap the blocks already copied with the same bytes.
         if let (Some(d), Some(s)) = (dst.last_chunk_mut::<BLOCK>(), src.last_chunk::<BLOCK>()) {
             *d = *s;
         }
     }
-    acc + sum_end(src, tail)
+    acc + lanes.total() + sum_rest(src, rest)
 }
 
-/// Sum of the `tail` (< [`BLOCK`] bytes) that ends `data` (which holds at least one block):
-/// whole 16-byte chunks in one lane set, then the last `r < 16` bytes from the 16-byte window
-/// that ends `data`, masked — one load and a few integer operations instead of a loop over
-/// words.
+/// Sum of the last `rest.len() < 16` bytes of `data` (which holds at least 16 bytes), from
+/// the 16-byte window that ends `data`, masked: one load and a few integer operations instead
+/// of a loop over words.
 #[inline(always)]
-fn sum_end(data: &[u8], tail: &[u8]) -> u64 {
-    let (quads, rest) = tail.as_chunks::<16>();
-    let (mut lo, mut hi) = ([0u32; 4], [0u32; 4]);
-    for q in quads {
-        add16(&mut lo, &mut hi, q);
-    }
-    let mut acc = lanes_total(&lo, &hi);
+fn sum_rest(data: &[u8], rest: &[u8]) -> u64 {
     let r = rest.len();
     if r == 0 {
-        return acc;
+        return 0;
     }
     let Some(window) = data.last_chunk::<16>() else {
-        return acc + sum_words(rest);
+        return sum_words(rest);
     };
     // The last r bytes are the high ones of a little-endian load; 0 < r < 16.
     let x = u128::from_le_bytes(*window) & (u128::MAX << (8 * (16 - r)));
@@ -186,12 +230,11 @@ fn sum_end(data: &[u8], tail: &[u8]) -> u64 {
     );
     // The window starts at an odd offset when `data` has an odd length: its words are the
     // data's words byte-swapped (RFC 1071 §2(B)).
-    acc += u64::from(if data.len() & 1 == 1 {
+    u64::from(if data.len() & 1 == 1 {
         s.swap_bytes()
     } else {
         s
-    });
-    acc
+    })
 }
 
 /// Sum of fewer than [`BLOCK`] bytes: 16-byte chunks in one lane set, then words and a byte.
@@ -693,6 +736,21 @@ mod tests {
             x >> (x % 48)
         })) {
             assert_eq!(fold(v), reference(v), "{v:#x}");
+        }
+    }
+
+    #[test]
+    fn checksum_fused_copy_over_several_lane_groups_of_ff() {
+        // All-ones words are the worst case for the u32 lanes: 1.5 MiB + a tail crosses two
+        // group boundaries of the copy loop (and the tail shares the last group's lanes).
+        for len in [3 * 512 * 1024 + 63, 3 * 512 * 1024 + 48, 1024 * 1024] {
+            let src = vec![0xFFu8; len];
+            let mut dst = vec![0u8; len];
+            let mut c = Checksum::new();
+            assert_eq!(c.copy_and_add(&mut dst, &src), len);
+            assert!(dst == src, "copy of {len} bytes");
+            assert_eq!(c.sum(), naive_sum(&src), "len {len}");
+            assert_eq!(sum(&src), naive_sum(&src), "len {len}");
         }
     }
 
