@@ -81,6 +81,9 @@ pub struct Scenario {
     mac: [u8; 6],
     /// The host path the scenario runs on (a few scenarios step around host defects).
     pub path: crate::rsc::rig::Path,
+    /// At most this many RX ring entries may be used: proof that the host itself coalesced
+    /// (otherwise a host path could pass on the miniport's software engine alone).
+    pub host_merges: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -104,6 +107,7 @@ impl Scenario {
             burst: 0,
             mac,
             path: crate::rsc::rig::Path::Software,
+            host_merges: None,
         }
     }
 
@@ -843,6 +847,17 @@ pub fn check_expected(sc: &Scenario, obs: &Observed) -> Vec<String> {
             if last_burst > 0 && obs.after_burst.get(last_burst - 1).is_some_and(|&d| k < d) {
                 errs.push(format!("{what}: indicated before its frames were sent"));
             }
+        }
+    }
+    if let Some(max) = sc.host_merges {
+        if obs.ring_entries > max {
+            errs.push(format!(
+                "the host did not coalesce: {} RX ring entries for {} frames (at most {max} \
+                 expected on the {} path)",
+                obs.ring_entries,
+                sc.sent.len(),
+                sc.path.name()
+            ));
         }
     }
     let want = expected_stats(sc);

@@ -162,6 +162,9 @@ pub struct Observed {
     pub stats: Stats,
     /// `OID_GEN_STATISTICS` ifInErrors + ifInDiscards over the run (frames the miniport dropped).
     pub rx_dropped: u64,
+    /// RX ring entries the device used for the run (QEMU's used index): fewer than the frames
+    /// sent when the host coalesced.
+    pub ring_entries: u64,
 }
 
 #[derive(Default)]
@@ -249,6 +252,18 @@ impl Rig {
             .get(..6)
             .and_then(|m| m.try_into().ok())
             .ok_or("OID_802_3_CURRENT_ADDRESS: short answer")?;
+        // The bench must be the path it claims to be (virtio features as negotiated).
+        let feats = e.negotiated_features()?;
+        let has = |f: &str| feats.iter().any(|x| x == f);
+        let gso = has("VIRTIO_NET_F_GUEST_TSO4") && has("VIRTIO_NET_F_GUEST_TSO6");
+        let ok = match path {
+            Path::Software => !has("VIRTIO_NET_F_GUEST_TSO4") && !has("VIRTIO_NET_F_GUEST_TSO6"),
+            Path::HostRscExt => gso && has("VIRTIO_NET_F_RSC_EXT"),
+            Path::HostGso => gso && !has("VIRTIO_NET_F_RSC_EXT"),
+        };
+        if !ok {
+            return Err(format!("the {} bench negotiated {feats:?}", path.name()));
+        }
         let inj = Injector::open(e.host_ns(), e.tb().host_tap())?;
         let cap = Arc::new(Cap {
             inner: Mutex::new(CapInner::default()),
@@ -368,6 +383,7 @@ impl Rig {
         let before = self.stats()?;
         let drops0 = self.rx_drops()?;
         let mut after_burst = Vec::new();
+        let mut ring_entries = 0;
         let count = |cap: &Cap| {
             lock(&cap.inner)
                 .got
@@ -378,7 +394,11 @@ impl Rig {
         for b in bursts {
             let seen = count(&self.cap);
             let drops = self.rx_drops()?;
-            let r = self.one_burst(b);
+            let used0 = self.rx_used_idx()?;
+            let r = self.one_burst(b).and_then(|()| self.rx_used_idx());
+            if let Ok(used1) = &r {
+                ring_entries += used1.wrapping_sub(used0) & 0xFFFF;
+            }
             // Never leave the device masked (the next rule, the teardown).
             let unmask = self.mask_all(false);
             r?;
@@ -413,6 +433,7 @@ impl Rig {
             after_burst,
             stats,
             rx_dropped,
+            ring_entries,
         })
     }
 

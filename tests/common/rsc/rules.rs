@@ -395,6 +395,10 @@ pub static RULES: &[Rule] = &[
             let mss = sc.fam(0).mss();
             let d = sc.data(0, 10, mss);
             sc.expect([Exp::Scu(d)]);
+            if sc.path == crate::rsc::rig::Path::HostRscExt {
+                // QEMU's own SCU (one frame, ≤ 4 ring buffers), not ten MTU frames.
+                sc.host_merges = Some(4);
+            }
         }),
     },
     Rule {
