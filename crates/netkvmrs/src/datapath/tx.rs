@@ -63,6 +63,8 @@ const FRAME_OFF: usize = 32;
 pub(crate) const COPY_MAX: usize = SLOT_SIZE - FRAME_OFF;
 /// MDLs of one NET_BUFFER viewed in place; more are linearised through the bounce buffer.
 const MAX_FRAGS: usize = 64;
+/// MDLs of the common NET_BUFFER (header + payload pieces): the first, cheap attempt to view it.
+const FEW_FRAGS: usize = 8;
 /// Descriptors of an indirect table (INDIRECT_DESC): a 64 KiB send in 4 KiB pages needs 18.
 pub(crate) const INDIRECT_MAX: u16 = 64;
 /// Bounce buffer: the largest LSO send (63488 payload + 128 header bytes) or frame, rounded to pages.
@@ -160,6 +162,8 @@ struct TxState {
     vlan: PriorityVlan,
     vlan_id: u16,
     template: Box<[u8; TX_HEADER_BUF_LEN]>,
+    /// Scratch for the descriptors of one chain (reused: no per-send initialisation of a 1 KiB array).
+    descs: Box<[Buffer; MAX_FRAGS + 1]>,
     fault: Option<QueueError>,
     desc_limit: usize,
 }
@@ -197,6 +201,8 @@ impl TxQueue {
     pub(crate) fn new(p: TxParams) -> Result<Self, DatapathError> {
         let template = crate::adapter::init::try_box([0u8; TX_HEADER_BUF_LEN])
             .ok_or(DatapathError::NoMemory)?;
+        let descs = crate::adapter::init::try_box([Buffer::readable(0, 1); MAX_FRAGS + 1])
+            .ok_or(DatapathError::NoMemory)?;
         Ok(TxQueue {
             p,
             pool: SetOnce::new(),
@@ -217,6 +223,7 @@ impl TxQueue {
                 },
                 vlan_id: 0,
                 template,
+                descs,
                 fault: None,
                 desc_limit: 1,
             }),
@@ -991,10 +998,20 @@ impl TxQueue {
         };
         let small = !gso && len + tag <= COPY_MAX;
 
-        // The data: in place, or linearised into the bounce buffer.
-        let mut frags: [&[u8]; MAX_FRAGS] = [&[]; MAX_FRAGS];
+        // The data: in place, or linearised into the bounce buffer. Most NBs have a few MDLs: a short
+        // array first, the full one only when needed (initialising 64 slices per send costs).
+        let mut few: [&[u8]; FEW_FRAGS] = [&[]; FEW_FRAGS];
+        let mut many: [&[u8]; MAX_FRAGS];
         // SAFETY: owned NB; the slices live until the NBL completes, longer than this call.
-        let viewed = unsafe { nbl::nb_fragments(nb, &mut frags) };
+        let (viewed, frags): (_, &[&[u8]]) = match unsafe { nbl::nb_fragments(nb, &mut few) } {
+            Err(FragError::TooMany) => {
+                many = [&[]; MAX_FRAGS];
+                // SAFETY: as above.
+                let v = unsafe { nbl::nb_fragments(nb, &mut many) };
+                (v, &many)
+            }
+            v => (v, &few),
+        };
         let mut source = Source::Slot;
         let nfrags = match viewed {
             Ok(k) => k,
@@ -1121,7 +1138,7 @@ impl TxQueue {
             return Step::Fail(n::NDIS_STATUS_FAILURE);
         };
         dst.copy_from_slice(s.template.get(..hb).unwrap_or(&[]));
-        let mut bufs = [Buffer::readable(0, 1); MAX_FRAGS + 1];
+        let bufs: &mut [Buffer; MAX_FRAGS + 1] = &mut s.descs;
         let mut nbufs = 0usize;
         let head_pa = u.pa + (FRAME_OFF - vlen) as u64;
         let kind;
@@ -1140,14 +1157,12 @@ impl TxQueue {
             let ok = match source {
                 Source::Sg(sgl) => {
                     // SAFETY: the list NDIS built for this NB; valid until freed.
-                    unsafe {
-                        sg_range(sgl, p.header_len, rest, &mut bufs, &mut nbufs, s.desc_limit)
-                    }
+                    unsafe { sg_range(sgl, p.header_len, rest, bufs, &mut nbufs, s.desc_limit) }
                 }
                 Source::Bounce => push_range(
                     pool.bounce.pa + p.header_len as u64,
                     rest,
-                    &mut bufs,
+                    bufs,
                     &mut nbufs,
                     s.desc_limit,
                 ),
@@ -1177,7 +1192,7 @@ impl TxQueue {
         // the token comes back: the NBL completes only after every chain completed.
         match unsafe {
             q.add(
-                bufs.get(..nbufs).unwrap_or(&[]).iter().copied(),
+                s.descs.get(..nbufs).unwrap_or(&[]).iter().copied(),
                 u32::from(k),
             )
         } {
@@ -1268,6 +1283,7 @@ impl TxQueue {
             slots,
             free,
             template,
+            descs,
             desc_limit,
             cur,
             ..
@@ -1327,7 +1343,7 @@ impl TxQueue {
                 break;
             }
             let head_pa = u.pa + (FRAME_OFF - vlen) as u64;
-            let mut bufs = [Buffer::readable(0, 1); MAX_FRAGS + 1];
+            let bufs: &mut [Buffer; MAX_FRAGS + 1] = descs;
             let mut nbufs = 1usize;
             let shared = !copy_form;
             if copy_form {
@@ -1341,7 +1357,7 @@ impl TxQueue {
                             sgl,
                             seg.payload_offset,
                             seg.payload_len,
-                            &mut bufs,
+                            bufs,
                             &mut nbufs,
                             *desc_limit,
                         )
@@ -1349,7 +1365,7 @@ impl TxQueue {
                     Source::Bounce => push_range(
                         pool.bounce.pa + seg.payload_offset as u64,
                         seg.payload_len,
-                        &mut bufs,
+                        bufs,
                         &mut nbufs,
                         *desc_limit,
                     ),
