@@ -32,7 +32,10 @@
 //!   The TCP checksum is recomputed from the per-segment payload sums (derived from each
 //!   verified segment's checksum field and header: no pass over the payload) and the IPv4
 //!   header checksum recomputed, so the SCU reports IpChecksumSucceeded +
-//!   TcpChecksumSucceeded with valid values.
+//!   TcpChecksumSucceeded with valid values. Per segment this is only additions: a verified
+//!   segment's payload sum is −(pseudo-header + TCP header), and one's-complement negation
+//!   distributes over sums, so the engine adds up pseudo-header + header sums (in the
+//!   little-endian word domain, no byte swaps) and negates once per SCU.
 //! * Statistics (`OID_TCP_RSC_STATISTICS`, §1.9): CoalescedPkts / CoalescedOctets per data
 //!   segment in an indicated SCU, CoalesceEvents per SCU with CoalescedSegCount > 0 (host
 //!   SCUs passing through included), Aborts per exception other than 7.
@@ -198,11 +201,13 @@ struct Flow {
     ts_first: u32,
     ts_last: u32,
     tsecr: u32,
-    /// Pseudo-header sum without protocol and length (the addresses).
-    addr_sum: u16,
-    /// Unfolded one's-complement sum of all payload bytes so far (each segment's folded sum,
-    /// byte-swapped when it starts at an odd offset); folded once at finalization.
-    paysum: u64,
+    /// Pseudo-header sum of the addresses + protocol (little-endian word domain, unfolded).
+    addr_sum: u64,
+    /// Unfolded sums of pseudo-header + TCP header (checksum field included) of the data
+    /// segments whose payload starts at an even / odd offset of the SCU payload. The payload
+    /// sum is their one's-complement negation (odd ones byte-swapped), taken at finalization.
+    neg_even: u64,
+    neg_odd: u64,
     last_used: u32,
 }
 
@@ -222,8 +227,8 @@ struct SegInfo {
     ts_off: u8,
     tsval: u32,
     tsecr: u32,
-    /// Unfolded sum of the TCP header words including the checksum field.
-    hdr_sum: u32,
+    /// Unfolded sum of the TCP header (checksum field included), little-endian word domain.
+    hdr_sum: u64,
 }
 
 fn be16(b: &[u8], o: usize) -> u16 {
@@ -236,10 +241,11 @@ fn be32(b: &[u8], o: usize) -> u32 {
         .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
 
-fn be64(b: &[u8], o: usize) -> u64 {
+/// Native-endian 64-bit word (flow keys only compare for equality: no byte swap needed).
+fn ne64(b: &[u8], o: usize) -> u64 {
     b.get(o..o + 8)
         .and_then(|s| s.try_into().ok())
-        .map_or(0, u64::from_be_bytes)
+        .map_or(0, u64::from_ne_bytes)
 }
 
 fn put16(b: &mut [u8], o: usize, v: u16) {
@@ -254,24 +260,48 @@ fn put32(b: &mut [u8], o: usize, v: u32) {
     }
 }
 
-/// Unfolded one's-complement sum of a short header (≤ 60 bytes): plain word adds into a
-/// `u32` cannot overflow there; callers fold once where the value is needed.
-fn raw_sum(b: &[u8]) -> u32 {
-    let (words, rest) = b.as_chunks::<2>();
-    let mut s: u32 = words
+/// Unfolded one's-complement sum of a short header (≤ 60 bytes) in the little-endian word
+/// domain: `u32` words added into a `u64` (no carries lost, no byte swaps; fold, then
+/// `swap_bytes`, for the network-order sum). Headers here have lengths that are multiples of
+/// 4; a remainder is added as little-endian words too.
+#[inline(always)]
+fn raw_sum(b: &[u8]) -> u64 {
+    // u64 words as two u32 halves: scalar adds, no vector widening for a few words.
+    let (quads, rest) = b.as_chunks::<8>();
+    let mut s: u64 = 0;
+    for q in quads {
+        let w = u64::from_le_bytes(*q);
+        s += (w & 0xFFFF_FFFF) + (w >> 32);
+    }
+    let (words, rest) = rest.as_chunks::<4>();
+    s += words
         .iter()
-        .map(|w| u32::from(u16::from_be_bytes(*w)))
-        .sum();
-    if let [x] = rest {
-        s += u32::from(*x) << 8;
+        .map(|w| u64::from(u32::from_le_bytes(*w)))
+        .sum::<u64>();
+    let (pairs, last) = rest.as_chunks::<2>();
+    s += pairs
+        .iter()
+        .map(|w| u64::from(u16::from_le_bytes(*w)))
+        .sum::<u64>();
+    if let [x] = last {
+        s += u64::from(*x);
     }
     s
 }
 
-/// Folded sum of a short header.
+/// Network-order folded sum of a short header.
 fn small_sum(b: &[u8]) -> u16 {
-    checksum::fold(u64::from(raw_sum(b)))
+    checksum::fold(raw_sum(b)).swap_bytes()
 }
+
+/// A 32-bit pseudo-header length (or any network-order 32-bit value) in the little-endian
+/// word domain.
+fn len_le(len: u32) -> u64 {
+    u64::from((len as u16).swap_bytes()) + u64::from(((len >> 16) as u16).swap_bytes())
+}
+
+/// TCP protocol number as the pseudo-header's zero + protocol word, little-endian domain.
+const PROTO_TCP_LE: u64 = 0x0600;
 
 /// Serial-number comparison (RFC 1982 / TCP): `a >= b` modulo 2³².
 fn seq_ge(a: u32, b: u32) -> bool {
@@ -306,6 +336,7 @@ fn timestamp_offset(tcp: &[u8]) -> Option<u8> {
 }
 
 /// The flow a TCP segment belongs to: addresses, ports and 802.1Q tag.
+#[inline(always)]
 fn flow_key(s: &RscSegment<'_>) -> FlowKey {
     let lay = &s.layout;
     let f = &*s.frame;
@@ -316,33 +347,31 @@ fn flow_key(s: &RscSegment<'_>) -> FlowKey {
         a: [0; 4],
     };
     if lay.is_ipv4() {
-        key.a[0] = be64(f, l3 + 12);
+        key.a[0] = ne64(f, l3 + 12);
     } else {
         key.tag |= 1 << 16;
         for (k, w) in key.a.iter_mut().enumerate() {
-            *w = be64(f, l3 + 8 + 8 * k);
+            *w = ne64(f, l3 + 8 + 8 * k);
         }
     }
     key
 }
 
-/// Sum of the pseudo-header's address part.
-fn addr_sum(s: &RscSegment<'_>) -> u16 {
+/// Sum of the pseudo-header's addresses and protocol (little-endian word domain).
+fn addr_sum(s: &RscSegment<'_>) -> u64 {
     let lay = &s.layout;
     let (from, len) = if lay.is_ipv4() {
         (lay.l3_offset + 12, 8)
     } else {
         (lay.l3_offset + 8, 32)
     };
-    s.frame.get(from..from + len).map_or(0, small_sum)
+    s.frame.get(from..from + len).map_or(0, raw_sum) + PROTO_TCP_LE
 }
 
-/// Sum of a segment's payload, derived from its verified checksum:
-/// pseudo + header (with the field) + payload ≡ 0 ⇒ payload ≡ −(pseudo + header), and in
-/// one's complement −x is `!x`. One fold per segment.
-fn payload_sum(addr_sum: u16, si: &SegInfo) -> u16 {
-    let tcp_len = u32::from(si.tcp_hl) + si.len;
-    !checksum::fold(u64::from(addr_sum) + 6 + u64::from(tcp_len) + u64::from(si.hdr_sum))
+/// Pseudo-header + TCP header sum of a verified segment (checksum field included): the
+/// one's-complement negation of its payload sum (pseudo + header + payload ≡ 0).
+fn neg_payload_sum(addr_sum: u64, si: &SegInfo) -> u64 {
+    addr_sum + len_le(u32::from(si.tcp_hl) + si.len) + si.hdr_sum
 }
 
 /// Reads and vets a candidate segment: `None` for exceptions 2–6 (indicate alone).
@@ -638,11 +667,12 @@ impl RscEngine {
             ts_last: si.tsval,
             tsecr: si.tsecr,
             addr_sum,
-            paysum: if si.len > 0 {
-                u64::from(payload_sum(addr_sum, si))
+            neg_even: if si.len > 0 {
+                neg_payload_sum(addr_sum, si)
             } else {
                 0
             },
+            neg_odd: 0,
             last_used: self.clock,
         };
         self.active += 1;
@@ -676,13 +706,13 @@ impl RscEngine {
     fn append(&mut self, fi: usize, i: u16, si: &SegInfo) {
         let clock = self.clock;
         let h = &mut self.flows[fi];
-        let ps = payload_sum(h.addr_sum, si);
         // A block starting at an odd offset contributes byte-swapped (RFC 1071 §2(B)).
-        h.paysum += u64::from(if h.payload & 1 == 1 {
-            ps.swap_bytes()
+        let neg = neg_payload_sum(h.addr_sum, si);
+        if h.payload & 1 == 1 {
+            h.neg_odd += neg;
         } else {
-            ps
-        });
+            h.neg_even += neg;
+        }
         h.payload += si.len;
         h.nxt = h.nxt.wrapping_add(si.len);
         h.ack = si.ack;
@@ -739,9 +769,9 @@ impl RscEngine {
         }
         put16(f, l4 + 16, 0);
         let hs = f.get(l4..l4 + hl).map_or(0, raw_sum);
-        let total = checksum::fold(
-            u64::from(h.addr_sum) + 6 + u64::from(tcp_len) + u64::from(hs) + h.paysum,
-        );
+        let payload = u64::from(!checksum::fold(h.neg_even))
+            + u64::from((!checksum::fold(h.neg_odd)).swap_bytes());
+        let total = checksum::fold(h.addr_sum + len_le(tcp_len) + hs + payload).swap_bytes();
         put16(f, l4 + 16, !total);
 
         let scu = Scu {
