@@ -1,12 +1,13 @@
 //! The stand-in's port to the real miniport: NBLs through ndis-emu's protocol-side API
-//! (`MiniportSendNetBufferLists`, completions), indications through its receive callback.
+//! (`MiniportSendNetBufferLists`, completions), indications through its in-place receive
+//! callback (one copy per frame, into a recycled buffer).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use ndis_emu::{AdapterState, Harness, NbSpec, NblSpec, Protocol, RxNbl};
+use ndis_emu::{AdapterState, Harness, NbSpec, NblSpec, Protocol, RxView};
 use ndis_sys as n;
 
 use crate::shape::{self, slot, RxInfo, TxKind, TxStats, WinTx};
@@ -68,8 +69,9 @@ impl NdisPort {
 
     /// Binds the port to the harness's current adapter (again after a re-initialisation made
     /// a new one): the send handle, and the receive callback — called by the emulator on the
-    /// indicating (DPC) thread; it copies and queues, the stand-in's writer does the rest.
-    /// Capture is turned off so the emulator keeps no copies.
+    /// indicating (DPC) thread with the NBL's data in place; it copies each frame once, into a
+    /// buffer the TAP writer has finished with, and queues; the writer does the rest.
+    /// Capture is turned off so the emulator makes no copies of its own.
     pub fn attach(&self, h: &mut Harness) {
         Self::attach_locked(h, &self.proto, &self.rxq);
     }
@@ -82,11 +84,17 @@ impl NdisPort {
         *lock(proto) = h.protocol().ok();
         h.set_receive_capture(false);
         if let Some(q) = lock(rxq).clone() {
-            h.set_receive_callback(Some(Arc::new(move |r: &RxNbl| {
+            h.set_receive_view_callback(Some(Arc::new(move |v: &RxView<'_>| {
+                let mut frames = q.frame_list();
+                frames.resize_with(v.nb_count(), Vec::new);
+                for (buf, nb) in frames.iter_mut().zip(v.nbs()) {
+                    buf.clear();
+                    nb.copy_to(buf);
+                }
                 q.push(RxItem {
-                    frames: r.frames.clone(),
-                    info: RxInfo::from_slots(&r.info, r.receive_flags),
-                    cpu: r.cpu,
+                    frames,
+                    info: RxInfo::from_slots(v.info, v.receive_flags),
+                    cpu: v.cpu,
                 });
             })));
         }
@@ -95,7 +103,7 @@ impl NdisPort {
     /// Detaches the receive callback.
     pub fn disconnect_rx(&self) {
         *lock(&self.rxq) = None;
-        lock(&self.h).0.set_receive_callback(None);
+        lock(&self.h).0.set_receive_view_callback(None);
     }
 }
 

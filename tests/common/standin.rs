@@ -30,6 +30,8 @@ use crate::shape::{self, RxInfo, RxStats, RxVerdict, TxOffloads, TxStats, WinTx}
 pub const TX_BATCH: usize = 64;
 /// Indications queued for the TAP writer before new ones are dropped (and counted).
 pub const RX_QUEUE_MAX: usize = 8192;
+/// Frame lists kept for reuse once written to the TAP (a list keeps its buffers' capacity).
+pub const RX_FREE_MAX: usize = 256;
 
 /// The miniport side of the stand-in.
 pub trait Port: Send + Sync + 'static {
@@ -60,6 +62,8 @@ struct RxQ {
 /// Where a port delivers indications (cheap to call from a DPC: a lock, a push, rarely a wake).
 pub struct RxQueue {
     q: Mutex<RxQ>,
+    /// Written frame lists for the next indications ([`RxQueue::frame_list`]).
+    free: Mutex<Vec<Vec<Vec<u8>>>>,
     cv: Condvar,
     stop: AtomicBool,
     /// Indications dropped because the queue was full.
@@ -77,6 +81,7 @@ impl RxQueue {
                 items: VecDeque::new(),
                 sleeping: false,
             }),
+            free: Mutex::new(Vec::new()),
             cv: Condvar::new(),
             stop: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
@@ -116,6 +121,27 @@ impl RxQueue {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
+    }
+
+    /// A list to copy the next indication's frames into: one the writer is done with when
+    /// there is one (its buffers are empty but keep their capacity: no allocation per frame),
+    /// else a new one.
+    pub fn frame_list(&self) -> Vec<Vec<u8>> {
+        lock(&self.free).pop().unwrap_or_default()
+    }
+
+    /// Takes written frame lists back for reuse (beyond [`RX_FREE_MAX`] they are freed).
+    fn recycle(&self, lists: &mut Vec<Vec<Vec<u8>>>) {
+        for l in lists.iter_mut() {
+            for b in l.iter_mut() {
+                b.clear();
+            }
+        }
+        let mut free = lock(&self.free);
+        let room = RX_FREE_MAX.saturating_sub(free.len());
+        free.extend(lists.drain(..).take(room));
+        drop(free);
+        lists.clear();
     }
 
     /// Indications waiting for the writer.
@@ -493,6 +519,7 @@ fn write_frame(fd: RawFd, h: &VnetHdr, frame: &[u8]) -> io::Result<()> {
 
 fn rx_loop(sh: &Shared, q: &RxQueue) {
     let mut items = Vec::new();
+    let mut written = Vec::new();
     let mut order = shape::TcpOrder::default();
     while q.take(&mut items) {
         sh.rx_wakeups.fetch_add(1, Ordering::Relaxed);
@@ -533,6 +560,8 @@ fn rx_loop(sh: &Shared, q: &RxQueue) {
                     }
                 }
             }
+            written.push(it.frames);
         }
+        q.recycle(&mut written);
     }
 }

@@ -99,6 +99,115 @@ impl RxNbl {
     }
 }
 
+/// The data of one NET_BUFFER of an indicated NBL, in place: the pieces of its MDL chain from
+/// `CurrentMdl` + `CurrentMdlOffset` for `DataLength` bytes (validated by the emulator first).
+#[derive(Clone, Copy, Debug)]
+pub struct RxNbView<'a> {
+    segs: &'a [&'a [u8]],
+}
+
+impl<'a> RxNbView<'a> {
+    /// The data, one slice per MDL it touches.
+    pub fn segments(&self) -> &'a [&'a [u8]] {
+        self.segs
+    }
+
+    /// `DataLength`.
+    pub fn len(&self) -> usize {
+        self.segs.iter().map(|s| s.len()).sum()
+    }
+
+    /// Whether `DataLength` is 0 (a receive violation the emulator has already recorded).
+    pub fn is_empty(&self) -> bool {
+        self.segs.iter().all(|s| s.is_empty())
+    }
+
+    /// Appends the data to `out` (one copy; `out` may be a recycled buffer).
+    pub fn copy_to(&self, out: &mut Vec<u8>) {
+        out.reserve(self.len());
+        for s in self.segs {
+            out.extend_from_slice(s);
+        }
+    }
+
+    /// The data as one new buffer.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.copy_to(&mut v);
+        v
+    }
+}
+
+/// A received NBL as the protocol sees it *during* the indication: its NET_BUFFERs' data in
+/// place in the miniport's buffers, no copy made. The view lives only as long as the receive
+/// callback runs (the miniport may reuse the buffers once the NBL is returned, and with
+/// `NDIS_RECEIVE_FLAGS_RESOURCES` as soon as the indication returns); a protocol that keeps data
+/// copies it ([`RxNbView::copy_to`]).
+#[derive(Clone, Copy, Debug)]
+pub struct RxView<'a> {
+    /// Sequence number of the indication (per adapter).
+    pub seq: u64,
+    /// `NetBufferListInfo` slots.
+    pub info: &'a [usize; n::MaxNetBufferListInfo],
+    /// `NblFlags`.
+    pub nbl_flags: u32,
+    /// `ReceiveFlags` of the indication.
+    pub receive_flags: u32,
+    /// Port.
+    pub port: u32,
+    /// Emulated processor of the indication.
+    pub cpu: u32,
+    /// IRQL of the indication.
+    pub irql: u8,
+    /// The NBL address (identifies it for a manual return).
+    pub nbl: usize,
+    segs: &'a [&'a [u8]],
+    nbs: &'a [(usize, usize)],
+}
+
+impl<'a> RxView<'a> {
+    /// An info slot.
+    pub fn info(&self, slot: usize) -> usize {
+        self.info.get(slot).copied().unwrap_or(0)
+    }
+
+    /// Number of (well-formed) NET_BUFFERs.
+    pub fn nb_count(&self) -> usize {
+        self.nbs.len()
+    }
+
+    /// NET_BUFFER `i`.
+    pub fn nb(&self, i: usize) -> Option<RxNbView<'a>> {
+        let &(a, b) = self.nbs.get(i)?;
+        Some(RxNbView {
+            segs: self.segs.get(a..b)?,
+        })
+    }
+
+    /// The NET_BUFFERs in chain order.
+    pub fn nbs(&self) -> impl ExactSizeIterator<Item = RxNbView<'a>> + 'a {
+        let segs = self.segs;
+        self.nbs.iter().map(move |&(a, b)| RxNbView {
+            segs: segs.get(a..b).unwrap_or_default(),
+        })
+    }
+
+    /// A copy that outlives the indication (what receive capture keeps).
+    pub fn to_owned(&self) -> RxNbl {
+        RxNbl {
+            seq: self.seq,
+            frames: self.nbs().map(|nb| nb.to_vec()).collect(),
+            info: *self.info,
+            nbl_flags: self.nbl_flags,
+            receive_flags: self.receive_flags,
+            port: self.port,
+            cpu: self.cpu,
+            irql: self.irql,
+            nbl: self.nbl,
+        }
+    }
+}
+
 /// Datapath counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DatapathStats {
@@ -121,6 +230,17 @@ pub struct DatapathStats {
 }
 
 type RxCallback = Arc<dyn Fn(&RxNbl) + Send + Sync>;
+type RxViewCallback = Arc<dyn Fn(&RxView<'_>) + Send + Sync>;
+
+/// One indicated NBL while its indication is processed.
+struct RxMeta {
+    seq: u64,
+    info: [usize; n::MaxNetBufferListInfo],
+    nbl_flags: u32,
+    nbl: usize,
+    /// Its NBs: ranges of `segs`.
+    nbs: std::ops::Range<usize>,
+}
 
 #[derive(Default)]
 struct Rx {
@@ -146,6 +266,7 @@ pub(crate) struct Datapath {
     rx: Mutex<Rx>,
     rx_cv: Condvar,
     callback: Mutex<Option<RxCallback>>,
+    view_callback: Mutex<Option<RxViewCallback>>,
     seq: AtomicU64,
     stats: Mutex<DatapathStats>,
     manual: AtomicBool,
@@ -184,6 +305,10 @@ impl Datapath {
 
     pub(crate) fn set_callback(&self, f: Option<RxCallback>) {
         *lock(&self.callback) = f;
+    }
+
+    pub(crate) fn set_view_callback(&self, f: Option<RxViewCallback>) {
+        *lock(&self.view_callback) = f;
     }
 
     /// Sends `nbls` as one chain.
@@ -496,9 +621,19 @@ impl Datapath {
         }
         let resources = flags & n::NDIS_RECEIVE_FLAGS_RESOURCES != 0;
         let cpu = ctx::cpu();
-        let mut seen = HashSet::new();
-        let mut rxs = Vec::with_capacity(list.len());
+        let mut seen = HashSet::with_capacity(list.len());
+        let mut metas: Vec<RxMeta> = Vec::with_capacity(list.len());
+        // Data segments (address, length) of every well-formed NB, and each NB's range of them.
+        let mut segs: Vec<(usize, usize)> = Vec::with_capacity(list.len() * 2);
+        let mut nb_ranges: Vec<(usize, usize)> = Vec::with_capacity(list.len());
         let mut bytes = 0u64;
+        let again: Vec<usize> = {
+            let rx = lock(&self.rx);
+            list.iter()
+                .map(|&p| p as usize)
+                .filter(|p| rx.outstanding.contains_key(p))
+                .collect()
+        };
         for &p in &list {
             if !seen.insert(p as usize) {
                 ndis.checks.violation(
@@ -508,7 +643,7 @@ impl Datapath {
                 );
                 continue;
             }
-            if lock(&self.rx).outstanding.contains_key(&(p as usize)) {
+            if again.contains(&(p as usize)) {
                 ndis.checks.violation(
                     Kind::Receive,
                     API,
@@ -531,11 +666,12 @@ impl Datapath {
                 ndis.checks
                     .violation(Kind::Receive, API, format!("NBL {p:p} without NET_BUFFERs"));
             }
-            let mut frames = Vec::new();
+            let first_nb = nb_ranges.len();
             // SAFETY: the NBL's NB chain (owned by NDIS during the indication).
             for nb in unsafe { n::NbChain::new(p) } {
+                let start = segs.len();
                 // SAFETY: an NB of the indicated NBL.
-                if let Err(e) = unsafe { nbl::nb_check(nb) } {
+                if let Err(e) = unsafe { nbl::nb_check_segments(nb, &mut segs) } {
                     ndis.checks.violation(
                         Kind::Receive,
                         API,
@@ -543,57 +679,85 @@ impl Datapath {
                     );
                     continue;
                 }
-                // SAFETY: as above; the data was validated against the chain.
-                let d = unsafe { nbl::nb_bytes(nb) }.unwrap_or_default();
-                if d.is_empty() {
+                let len: usize = segs[start..].iter().map(|s| s.1).sum();
+                if len == 0 {
                     ndis.checks.violation(
                         Kind::Receive,
                         API,
                         format!("NBL {p:p}: NET_BUFFER with DataLength 0"),
                     );
                 }
-                bytes += d.len() as u64;
-                frames.push(d);
+                bytes += len as u64;
+                nb_ranges.push((start, segs.len()));
             }
-            rxs.push(RxNbl {
+            metas.push(RxMeta {
                 seq: self.seq.fetch_add(1, Ordering::Relaxed),
-                frames,
                 info: l.NetBufferListInfo.map(|v| v as usize),
                 nbl_flags: l.NblFlags,
-                receive_flags: flags,
-                port,
-                cpu,
-                irql,
                 nbl: p as usize,
+                nbs: first_nb..nb_ranges.len(),
             });
         }
         {
             let mut s = lock(&self.stats);
             s.indications += 1;
-            s.indicated += rxs.len() as u64;
+            s.indicated += metas.len() as u64;
             s.rx_bytes += bytes;
             if pausing {
-                s.indicated_while_pausing += rxs.len() as u64;
+                s.indicated_while_pausing += metas.len() as u64;
             }
             if resources {
-                s.returned += rxs.len() as u64;
+                s.returned += metas.len() as u64;
             }
         }
+        let view_cb = lock(&self.view_callback).clone();
         let cb = lock(&self.callback).clone();
+        let capture = !self.no_capture.load(Ordering::SeqCst);
+        // Copies are made only for a protocol that asked for owned data.
+        let mut owned: Vec<RxNbl> = Vec::new();
+        if view_cb.is_some() || cb.is_some() || capture {
+            let slices: Vec<&[u8]> = segs
+                .iter()
+                // SAFETY: NB data the emulator validated against the NB's MDL chain; the NBL
+                // belongs to NDIS (this indication) until it is returned, which happens after
+                // the callbacks below, and the slices do not outlive this function.
+                .map(|&(va, len)| unsafe { std::slice::from_raw_parts(va as *const u8, len) })
+                .collect();
+            for m in &metas {
+                let v = RxView {
+                    seq: m.seq,
+                    info: &m.info,
+                    nbl_flags: m.nbl_flags,
+                    receive_flags: flags,
+                    port,
+                    cpu,
+                    irql,
+                    nbl: m.nbl,
+                    segs: &slices,
+                    nbs: &nb_ranges[m.nbs.clone()],
+                };
+                if let Some(f) = &view_cb {
+                    f(&v);
+                }
+                if cb.is_some() || capture {
+                    owned.push(v.to_owned());
+                }
+            }
+        }
         if let Some(cb) = cb {
-            for r in &rxs {
+            for r in &owned {
                 cb(r);
             }
         }
         let manual = self.manual.load(Ordering::SeqCst) && !pausing && !resources;
         let mut rx = lock(&self.rx);
         if !resources {
-            for r in &rxs {
-                rx.outstanding.insert(r.nbl, manual);
+            for m in &metas {
+                rx.outstanding.insert(m.nbl, manual);
             }
         }
-        if !self.no_capture.load(Ordering::SeqCst) {
-            for r in rxs.iter().cloned() {
+        if capture {
+            for r in owned {
                 if rx.queue.len() >= CAPTURE_MAX {
                     rx.queue.pop_front();
                     lock(&self.stats).capture_dropped += 1;
@@ -602,11 +766,13 @@ impl Datapath {
             }
         }
         drop(rx);
-        self.rx_cv.notify_all();
+        if capture {
+            self.rx_cv.notify_all();
+        }
         if resources || manual {
             return Vec::new();
         }
-        let nbls: Vec<usize> = rxs.iter().map(|r| r.nbl).collect();
+        let nbls: Vec<usize> = metas.iter().map(|m| m.nbl).collect();
         match ndis.cfg.return_policy {
             ReturnPolicy::Inline if !pausing => nbls,
             _ => {

@@ -29,7 +29,7 @@ use crate::accounting::{AccountingSnapshot, Handler};
 use crate::adapter::{Adapter, AdapterState, Attributes, LifecycleError, StatusRecord};
 use crate::bus::Bus;
 use crate::checks::{Kind, Violation, WarningSummary};
-use crate::datapath::{Completion, DatapathStats, RxNbl, SendOpts};
+use crate::datapath::{Completion, DatapathStats, RxNbl, RxView, SendOpts};
 use crate::ndis::{lock, EmuConfig, LogLine, Ndis};
 use crate::oid::{
     default_bind_sequence, BindReport, BindStep, OidPath, OidRequest, OidResult, OidTicket,
@@ -38,8 +38,12 @@ use crate::protocol::{BuildError, NblSpec, ProtoNbl};
 use crate::registry::Registry;
 use crate::track::Res;
 
-/// A protocol receive callback.
+/// A protocol receive callback (gets a copy of each received NBL).
 pub type ReceiveCallback = Arc<dyn Fn(&RxNbl) + Send + Sync>;
+
+/// A protocol receive callback that sees each received NBL in place, without a copy
+/// ([`RxView`]).
+pub type ReceiveViewCallback = Arc<dyn Fn(&RxView<'_>) + Send + Sync>;
 
 /// `DRIVER_INITIALIZE`: the driver's `DriverEntry` (e.g. `netkvmrs::driver_entry`).
 pub type DriverEntryFn =
@@ -592,6 +596,16 @@ impl Harness {
     pub fn set_receive_callback(&mut self, f: Option<ReceiveCallback>) {
         if let Some(a) = &self.adapter {
             a.dp.set_callback(f);
+        }
+    }
+
+    /// Called (on the indicating thread, at its IRQL — do not block) for every received NBL,
+    /// with a view of its data in the miniport's buffers while the indication runs: no copy is
+    /// made for it (with receive capture off and no [`Harness::set_receive_callback`], none at
+    /// all). The contract checks run before it; it is called before the copying callback.
+    pub fn set_receive_view_callback(&mut self, f: Option<ReceiveViewCallback>) {
+        if let Some(a) = &self.adapter {
+            a.dp.set_view_callback(f);
         }
     }
 

@@ -52,8 +52,10 @@ pub mod track;
 pub use accounting::{AccountingSnapshot, Handler, HandlerStats};
 pub use adapter::{AdapterState, Attributes, LifecycleError, StatusRecord};
 pub use checks::{Kind, Violation, WarningCount, WarningSummary};
-pub use datapath::{Completion, DatapathStats, RxNbl, SendOpts};
-pub use harness::{DriverEntryFn, Harness, PowerState, Protocol};
+pub use datapath::{Completion, DatapathStats, RxNbView, RxNbl, RxView, SendOpts};
+pub use harness::{
+    DriverEntryFn, Harness, PowerState, Protocol, ReceiveCallback, ReceiveViewCallback,
+};
 pub use interrupt::Connection;
 pub use mmio::is_register_address;
 pub use ndis::{EmuConfig, InterruptMode, LogLine, Ndis, ReturnPolicy, SendIrql};

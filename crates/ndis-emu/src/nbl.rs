@@ -138,12 +138,24 @@ pub(crate) unsafe fn mdl_va(mdl: *const n::MDL) -> *mut u8 {
 /// # Safety
 /// `nb` must point to a NET_BUFFER whose MDL pointers are valid (NDIS trusts them too).
 pub(crate) unsafe fn nb_segments(nb: *const n::NET_BUFFER) -> Result<Vec<(usize, usize)>, String> {
+    let mut out = Vec::new();
+    // SAFETY: forwarded contract.
+    unsafe { nb_segments_into(nb, &mut out) }.map(|()| out)
+}
+
+/// [`nb_segments`] appending to `out` (on error `out` may hold part of the segments).
+///
+/// # Safety
+/// As for [`nb_segments`].
+pub(crate) unsafe fn nb_segments_into(
+    nb: *const n::NET_BUFFER,
+    out: &mut Vec<(usize, usize)>,
+) -> Result<(), String> {
     // SAFETY: caller guarantees a valid NB.
     let b = unsafe { &*nb };
     let mut left = b.data_length() as usize;
     let mut mdl = b.current_mdl();
     let mut off = b.current_mdl_offset() as usize;
-    let mut out = Vec::new();
     let mut walked = 0;
     while left > 0 {
         if mdl.is_null() {
@@ -174,15 +186,19 @@ pub(crate) unsafe fn nb_segments(nb: *const n::NET_BUFFER) -> Result<Vec<(usize,
         off = 0;
         mdl = m.Next;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Checks that `DataOffset` and `CurrentMdl`/`CurrentMdlOffset` agree and the chain covers the
-/// data.
+/// data; appends the data segments ([`nb_segments`]) of a well-formed buffer to `out` (on error
+/// `out` is as it was).
 ///
 /// # Safety
 /// As for [`nb_segments`].
-pub(crate) unsafe fn nb_check(nb: *const n::NET_BUFFER) -> Result<(), String> {
+pub(crate) unsafe fn nb_check_segments(
+    nb: *const n::NET_BUFFER,
+    out: &mut Vec<(usize, usize)>,
+) -> Result<(), String> {
     // SAFETY: caller guarantees a valid NB.
     let b = unsafe { &*nb };
     let mut mdl = b.first_mdl();
@@ -217,8 +233,13 @@ pub(crate) unsafe fn nb_check(nb: *const n::NET_BUFFER) -> Result<(), String> {
             b.current_mdl_offset()
         ));
     }
+    let start = out.len();
     // SAFETY: same NB.
-    unsafe { nb_segments(nb) }.map(|_| ())
+    let r = unsafe { nb_segments_into(nb, out) };
+    if r.is_err() {
+        out.truncate(start);
+    }
+    r
 }
 
 /// Copies the data of `nb` (all of it).

@@ -4,10 +4,13 @@
 mod common;
 
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{driver, fake, registry, Cfg, SendMode};
-use ndis_emu::{EmuConfig, Harness, Kind, NbSpec, NblSpec, ReturnPolicy, SendIrql, SendOpts};
+use ndis_emu::{
+    EmuConfig, Harness, Kind, NbSpec, NblSpec, ReturnPolicy, RxNbl, RxView, SendIrql, SendOpts,
+};
 use ndis_sys as n;
 
 const T: Duration = Duration::from_secs(5);
@@ -492,4 +495,201 @@ fn a_protocol_handle_sends_from_another_thread_and_stops_cleanly_at_a_pause() {
     h.down().unwrap();
     let nbl = p.nbl(&NblSpec::frames(&[&frame(60, 1)])).unwrap();
     assert!(p.send(vec![nbl]).is_err());
+}
+
+/// Pools for NBLs built by the test itself (NBL pool without NBs, NB pool).
+fn own_pools(a: n::NDIS_HANDLE) -> (n::NDIS_HANDLE, n::NDIS_HANDLE) {
+    let lp = n::NET_BUFFER_LIST_POOL_PARAMETERS {
+        Header: n::NDIS_OBJECT_HEADER::new(
+            n::NDIS_OBJECT_TYPE_DEFAULT,
+            n::NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
+            n::NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1,
+        ),
+        ProtocolId: 0,
+        fAllocateNetBuffer: 0,
+        ContextSize: 0,
+        PoolTag: u32::from_le_bytes(*b"tvl1"),
+        DataSize: 0,
+    };
+    let bp = n::NET_BUFFER_POOL_PARAMETERS {
+        Header: n::NDIS_OBJECT_HEADER::new(
+            n::NDIS_OBJECT_TYPE_DEFAULT,
+            n::NET_BUFFER_POOL_PARAMETERS_REVISION_1,
+            n::NDIS_SIZEOF_NET_BUFFER_POOL_PARAMETERS_REVISION_1,
+        ),
+        PoolTag: u32::from_le_bytes(*b"tvb1"),
+        DataSize: 0,
+    };
+    // SAFETY: valid parameters and adapter handle.
+    let l = unsafe { n::NdisAllocateNetBufferListPool(a, &lp) };
+    // SAFETY: as above.
+    let b = unsafe { n::NdisAllocateNetBufferPool(a, &bp) };
+    assert!(!l.is_null() && !b.is_null());
+    (l, b)
+}
+
+/// What a view callback saw of one NBL: per NB its (address, length) segments and its data.
+type Seen = Vec<(Vec<Vec<(usize, usize)>>, Vec<Vec<u8>>, usize, u32)>;
+
+#[test]
+fn a_view_callback_sees_net_buffers_in_place_across_mdls_and_malformed_ones_stay_violations() {
+    let (entry, s) = driver(loopback_cfg());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.quiet(true);
+    h.up(entry).unwrap();
+    h.set_receive_capture(false);
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let owned: Arc<Mutex<Vec<RxNbl>>> = Arc::default();
+    let sv = seen.clone();
+    h.set_receive_view_callback(Some(Arc::new(move |v: &RxView<'_>| {
+        let segs = v
+            .nbs()
+            .map(|nb| {
+                nb.segments()
+                    .iter()
+                    .map(|s| (s.as_ptr() as usize, s.len()))
+                    .collect()
+            })
+            .collect();
+        let data = v.nbs().map(|nb| nb.to_vec()).collect();
+        assert_eq!(v.nbs().len(), v.nb_count());
+        assert!(v.nb(v.nb_count()).is_none());
+        sv.lock()
+            .unwrap()
+            .push((segs, data, v.info(3), v.receive_flags));
+    })));
+    let ov = owned.clone();
+    h.set_receive_callback(Some(Arc::new(move |r: &RxNbl| {
+        ov.lock().unwrap().push(r.clone())
+    })));
+
+    let a = s.adapter();
+    let (lpool, bpool) = own_pools(a);
+    let mut bufs: Vec<Vec<u8>> = vec![
+        (0u8..10).collect(),
+        (10u8..30).collect(),
+        (30u8..64).collect(),
+        (100u8..108).collect(),
+        (200u8..204).collect(),
+    ];
+    let mut mdls = Vec::new();
+    for b in bufs.iter_mut() {
+        // SAFETY: the buffers outlive the MDLs.
+        let m = unsafe { n::NdisAllocateMdl(a, b.as_mut_ptr().cast(), b.len() as u32) };
+        assert!(!m.is_null());
+        mdls.push(m);
+    }
+    // Chain 0 → 1 → 2; 3 and 4 alone.
+    for i in 0..2 {
+        // SAFETY: our MDL.
+        unsafe { (*mdls[i]).Next = mdls[i + 1] };
+    }
+    // NB 1: 58 bytes from offset 4 (three MDLs); NB 2: 8 bytes; NB 3: DataLength beyond its
+    // MDL (malformed).
+    let nbs: Vec<*mut n::NET_BUFFER> = [(0, 4, 58), (3, 0, 8), (4, 0, 4)]
+        .into_iter()
+        // SAFETY: valid pool and chains.
+        .map(|(m, off, len)| unsafe { n::NdisAllocateNetBuffer(bpool, mdls[m], off, len) })
+        .collect();
+    assert!(nbs.iter().all(|nb| !nb.is_null()));
+    let (bad, mut prev) = (nbs[2], nbs[0]);
+    // SAFETY: our NB.
+    unsafe { (*bad).set_data_length(9) };
+    for &next in &nbs[1..] {
+        // SAFETY: our NB.
+        unsafe { (*prev).set_next_nb(next) };
+        prev = next;
+    }
+    // SAFETY: valid pool.
+    let nbl = unsafe { n::NdisAllocateNetBufferList(lpool, 0, 0) };
+    assert!(!nbl.is_null());
+    {
+        // SAFETY: our NBL.
+        let l = unsafe { &mut *nbl };
+        l.set_first_nb(nbs[0]);
+        l.SourceHandle = a;
+        l.set_info_value(3, 0x1234);
+    }
+    // SAFETY: the adapter and our NBL at PASSIVE_LEVEL; with RESOURCES it is ours again after.
+    unsafe { n::NdisMIndicateReceiveNetBufferLists(a, nbl, 0, 1, n::NDIS_RECEIVE_FLAGS_RESOURCES) };
+    let v = h.expect_violation(Kind::Receive);
+    assert!(v.message.contains("malformed NET_BUFFER"), "{v}");
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    let (segs, data, info3, flags) = &seen[0];
+    // In place: the slices are the MDLs' own buffers (no copy), split at the MDL boundaries.
+    let at = |i: usize, off: usize| bufs[i].as_ptr() as usize + off;
+    assert_eq!(
+        segs,
+        &vec![
+            vec![(at(0, 4), 6), (at(1, 0), 20), (at(2, 0), 32)],
+            vec![(at(3, 0), 8)]
+        ],
+        "the malformed NB is not shown"
+    );
+    assert_eq!(data[0], (4u8..62).collect::<Vec<u8>>());
+    assert_eq!(data[1], (100u8..108).collect::<Vec<u8>>());
+    assert_eq!((*info3, *flags), (0x1234, n::NDIS_RECEIVE_FLAGS_RESOURCES));
+    // The copying callback got the same data.
+    let owned = owned.lock().unwrap().clone();
+    assert_eq!(owned.len(), 1);
+    assert_eq!(&owned[0].frames, data);
+    assert!(h.recv(Duration::ZERO).is_none(), "capture is off");
+
+    // Ours again (RESOURCES): unlink and free.
+    // SAFETY: our NBL.
+    unsafe { (*nbl).set_first_nb(std::ptr::null_mut()) };
+    // SAFETY: as above.
+    unsafe { n::NdisFreeNetBufferList(nbl) };
+    for nb in nbs {
+        // SAFETY: our NB.
+        unsafe { n::NdisFreeNetBuffer(nb) };
+    }
+    for m in mdls {
+        // SAFETY: our MDL.
+        unsafe { n::NdisFreeMdl(m) };
+    }
+    // SAFETY: our pools, empty now.
+    unsafe { n::NdisFreeNetBufferListPool(lpool) };
+    // SAFETY: as above.
+    unsafe { n::NdisFreeNetBufferPool(bpool) };
+}
+
+#[test]
+fn a_view_callback_alone_receives_every_frame_and_the_nbls_are_returned() {
+    let (entry, s) = driver(loopback_cfg());
+    let (mut h, _bus) = Harness::fake(fake(), registry());
+    h.up(entry).unwrap();
+    h.set_receive_capture(false);
+    let got: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let g = got.clone();
+    h.set_receive_view_callback(Some(Arc::new(move |v: &RxView<'_>| {
+        assert_eq!(v.irql, n::DISPATCH_LEVEL);
+        let mut out = g.lock().unwrap();
+        for nb in v.nbs() {
+            let mut buf = Vec::new();
+            nb.copy_to(&mut buf);
+            assert_eq!(buf.len(), nb.len());
+            out.push(buf);
+        }
+    })));
+    let frames: Vec<Vec<u8>> = (0..4).map(|i| frame(60 + i * 300, i as u8)).collect();
+    let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+    let nbl = h.nbl(&NblSpec::frames(&refs)).unwrap();
+    h.send(vec![nbl]).unwrap();
+    assert_eq!(h.wait_completions(1, T).len(), 1);
+    let start = std::time::Instant::now();
+    while s.returned.load(Ordering::SeqCst) < 4 && start.elapsed() < T {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(*got.lock().unwrap(), frames);
+    assert_eq!(s.returned.load(Ordering::SeqCst), 4);
+    let st = h.datapath_stats();
+    assert_eq!((st.indicated, st.returned, st.capture_dropped), (4, 4, 0));
+    assert_eq!(
+        st.rx_bytes,
+        frames.iter().map(|f| f.len() as u64).sum::<u64>()
+    );
+    assert!(h.recv(Duration::ZERO).is_none());
 }
