@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ndis_emu::RxNbl;
+use ndis_emu::RxView;
 use ndis_sys as n;
 
 use crate::harness::{E2e, Opts, Res, GUEST_IP6, HOST_IP6};
@@ -91,13 +91,13 @@ pub struct Nbl {
 }
 
 impl Nbl {
-    fn from(r: &RxNbl) -> Nbl {
+    fn from(v: &RxView<'_>, frame: Vec<u8>) -> Nbl {
         Nbl {
-            frame: r.frames.first().cloned().unwrap_or_default(),
-            nbs: r.frames.len(),
-            csum: r.info(slot::CHECKSUM),
-            rsc: r.info(slot::RSC_USO),
-            ts_delta: r.info(slot::RSC_TS_DELTA),
+            frame,
+            nbs: v.nb_count(),
+            csum: v.info(slot::CHECKSUM),
+            rsc: v.info(slot::RSC_USO),
+            ts_delta: v.info(slot::RSC_TS_DELTA),
         }
     }
     /// `CoalescedSegCount`.
@@ -205,26 +205,28 @@ pub fn tcp_ports(f: &[u8]) -> Option<(u16, u16)> {
 }
 
 impl Cap {
-    fn on_nbl(&self, r: &RxNbl) {
-        let frame = r.frames.first().map(|f| f.as_slice()).unwrap_or(&[]);
+    /// Runs on the indicating (DPC) thread with the NBL's data in the miniport's buffers.
+    fn on_nbl(&self, v: &RxView<'_>) {
+        let frame = v.nb(0).map(|nb| nb.to_vec()).unwrap_or_default();
         let ours = frame.len() >= 12 && frame[6..10] == MAC_PREFIX;
         let mut forward = !ours;
         {
             let mut g = lock(&self.inner);
             if ours {
-                g.got.push((mac_key(&frame[6..12]), Nbl::from(r)));
+                let key = mac_key(&frame[6..12]);
+                g.got.push((key, Nbl::from(v, frame)));
             } else if let Some(p) = g.stream_port {
-                if tcp_ports(frame).is_some_and(|(s, d)| s == p || d == p) {
-                    g.got.push((u64::from(p), Nbl::from(r)));
+                if tcp_ports(&frame).is_some_and(|(s, d)| s == p || d == p) {
+                    g.got.push((u64::from(p), Nbl::from(v, frame)));
                     forward = true;
                 }
             }
         }
         if forward {
             self.fwd.push(RxItem {
-                frames: r.frames.clone(),
-                info: RxInfo::from_slots(&r.info, r.receive_flags),
-                cpu: r.cpu,
+                frames: v.nbs().map(|nb| nb.to_vec()).collect(),
+                info: RxInfo::from_slots(v.info, v.receive_flags),
+                cpu: v.cpu,
             });
         }
     }
@@ -270,8 +272,11 @@ impl Rig {
             fwd: e.standin().rx_queue(),
         });
         let c = cap.clone();
+        // In place of the stand-in's receive callback (it would hand crafted segments to the
+        // guest kernel); what is not ours is forwarded to the stand-in's queue as before.
         e.with_harness(move |h| {
-            h.set_receive_callback(Some(Arc::new(move |r: &RxNbl| c.on_nbl(r))));
+            h.set_receive_callback(None);
+            h.set_receive_view_callback(Some(Arc::new(move |v: &RxView<'_>| c.on_nbl(v))));
         })?;
         Ok(Rig {
             path,
