@@ -18,6 +18,9 @@ const BYTES: u64 = 64 << 20;
 struct Run {
     rx: RxSnap,
     cap: CapSnap,
+    /// Frames the host TAP dropped because the device did not read them in time (the guest's
+    /// rings were full): lost before the driver saw them, so the host retransmits them.
+    tap_drops: u64,
     stats: Option<ndis_sys::NDIS_RSC_STATISTICS_INFO>,
     features: Vec<String>,
 }
@@ -26,6 +29,10 @@ fn run(opts: Opts) -> Run {
     let e = E2e::start(opts).expect("bench");
     let features = e.negotiated_features().unwrap_or_default();
     let before = e.rsc_statistics().ok();
+    let tap_before = e
+        .host_ns()
+        .if_stats(e.tb().host_tap())
+        .expect("host TAP counters");
     let cap = Capture::start(e.host_ns(), e.tb().host_tap(), Dir::ToDevice, 1500).unwrap();
     let r = tcp_transfer(
         e.host_ns(),
@@ -37,6 +44,11 @@ fn run(opts: Opts) -> Run {
     )
     .expect("transfer");
     let c = cap.stop();
+    let tap_after = e
+        .host_ns()
+        .if_stats(e.tb().host_tap())
+        .expect("host TAP counters");
+    let tap_drops = tap_after.tx_dropped.saturating_sub(tap_before.tx_dropped);
     let after = e.rsc_statistics().ok();
     let stats = match (before, after) {
         (Some(b), Some(mut a)) => {
@@ -47,7 +59,10 @@ fn run(opts: Opts) -> Run {
         }
         _ => None,
     };
-    eprintln!("{:.2} Gbit/s; capture {c:?}", r.gbps());
+    eprintln!(
+        "{:.2} Gbit/s; capture {c:?}; host TAP drops {tap_drops}",
+        r.gbps()
+    );
     assert!(r.intact(), "data corrupted or lost: {r:?}");
     let f = e.finish().unwrap();
     eprintln!("stand-in rx {:?}", f.rx.nonzero());
@@ -56,8 +71,38 @@ fn run(opts: Opts) -> Run {
     Run {
         rx: f.rx,
         cap: c,
+        tap_drops,
         stats,
         features,
+    }
+}
+
+/// Spec §1.5: arrival order preserved. QEMU delivers in order and drops nothing itself in these
+/// modes; a frame the host TAP dropped (guest rings full on a loaded machine) is a gap the driver
+/// never saw, so gaps beyond the TAP's drops mean the miniport reordered (or lost) frames.
+fn assert_in_order(r: &Run) {
+    assert!(
+        r.rx.tcp_gaps <= r.tap_drops,
+        "indications out of arrival order: {} gaps, {} frames dropped by the host TAP: {:?}",
+        r.rx.tcp_gaps,
+        r.tap_drops,
+        r.rx
+    );
+}
+
+/// Every data segment the host sent is counted once, in an SCU's count or as a frame of its own;
+/// segments in frames the host TAP dropped never reached the driver (and were sent again).
+fn assert_segments_counted(r: &Run) {
+    let seen = r.rx.scu_segments + r.rx.tcp_data_frames;
+    let msg = format!(
+        "segments the host sent vs segments indicated ({} TAP drops): {:?} / {:?}",
+        r.tap_drops, r.rx, r.cap
+    );
+    assert_eq!(r.cap.drops, 0, "the capture lost frames: {:?}", r.cap);
+    if r.tap_drops == 0 {
+        assert_eq!(seen, r.cap.tcp_segments, "{msg}");
+    } else {
+        assert!(seen < r.cap.tcp_segments, "{msg}");
     }
 }
 
@@ -85,9 +130,7 @@ fn coalesced(r: &Run, in_order: bool) {
         "DupAckCount > 0 makes NDIS turn RSC off"
     );
     if in_order {
-        // Spec §1.5: arrival order preserved. QEMU delivered everything in order (it drops
-        // nothing in this mode), so a gap means the miniport reordered its indications.
-        assert_eq!(rx.tcp_gaps, 0, "indications out of arrival order: {rx:?}");
+        assert_in_order(r);
     }
     if let Some(s) = r.stats {
         assert_eq!(
@@ -107,13 +150,7 @@ fn rsc_over_host_gro_super_frames_indicates_scus_counting_every_segment() {
     let r = run(Opts::default());
     coalesced(&r, true);
     // Each host GSO frame's segments are either inside an SCU or indicated alone.
-    assert_eq!(
-        r.rx.scu_segments + r.rx.tcp_data_frames,
-        r.cap.tcp_segments,
-        "segments the host sent vs segments indicated: {:?} / {:?}",
-        r.rx,
-        r.cap
-    );
+    assert_segments_counted(&r);
 }
 
 #[test]
@@ -129,7 +166,16 @@ fn rsc_over_qemu_rsc_ext_uses_the_header_counts_and_fixes_the_stale_ip_checksum(
     coalesced(&r, false);
     // QEMU may drop a cached segment when the ring is full (recipe §8 defect 3): never more
     // segments indicated than sent.
-    assert!(r.rx.scu_segments + r.rx.tcp_data_frames <= r.cap.tcp_segments);
+    assert_eq!(r.cap.drops, 0, "the capture lost frames: {:?}", r.cap);
+    // QEMU caches the connection's handshake ACK (no payload) as the first "packet" of a chain and
+    // coalesces the first data segments onto it, so one SCU's count from the header includes that
+    // ACK: one more than the data segments (the driver cannot tell; it reports the header count).
+    assert!(
+        r.rx.scu_segments + r.rx.tcp_data_frames <= r.cap.tcp_segments + 1,
+        "more segments indicated than sent: {:?} / {:?}",
+        r.rx,
+        r.cap
+    );
 }
 
 #[test]
@@ -144,13 +190,8 @@ fn software_rsc_coalesces_mtu_frames_when_the_host_cannot() {
         r.cap
     );
     coalesced(&r, true);
-    assert_eq!(
-        r.rx.scu_segments + r.rx.tcp_data_frames,
-        r.cap.tcp_segments,
-        "software RSC counts exactly the segments it merged: {:?} / {:?}",
-        r.rx,
-        r.cap
-    );
+    // Software RSC counts exactly the segments it merged.
+    assert_segments_counted(&r);
 }
 
 #[test]
@@ -163,9 +204,5 @@ fn rsc_disabled_indicates_no_coalesced_frames() {
         "no frame above the MTU either: {:?}",
         r.rx
     );
-    assert_eq!(
-        r.rx.tcp_gaps, 0,
-        "indications out of arrival order: {:?}",
-        r.rx
-    );
+    assert_in_order(&r);
 }

@@ -46,6 +46,9 @@ pub struct CapSnap {
     pub tcp_segments: u64,
     /// UDP datagrams / fragments (a USO frame counts its segments).
     pub udp_frames: u64,
+    /// Frames the kernel dropped because the capture socket's buffer was full (`tp_drops`):
+    /// when non-zero, the counts above are short by that many frames.
+    pub drops: u64,
 }
 
 #[derive(Default)]
@@ -60,6 +63,7 @@ struct Cnt {
     good_csum: AtomicU64,
     tcp_segments: AtomicU64,
     udp_frames: AtomicU64,
+    drops: AtomicU64,
 }
 
 /// A running capture (stops on drop).
@@ -130,6 +134,7 @@ impl Capture {
             good_csum: l(&c.good_csum),
             tcp_segments: l(&c.tcp_segments),
             udp_frames: l(&c.udp_frames),
+            drops: l(&c.drops),
         }
     }
 
@@ -231,9 +236,36 @@ fn open(dev: &str, vnet: bool) -> Res<OwnedFd> {
     Ok(s)
 }
 
+/// Adds the socket's `tp_drops` since the last call (PACKET_STATISTICS resets on read).
+fn add_drops(s: &OwnedFd, c: &Cnt) {
+    // SAFETY: tpacket_stats is plain data; zero is a valid start.
+    let mut st: libc::tpacket_stats = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tpacket_stats>() as u32;
+    // SAFETY: getsockopt into a live tpacket_stats of its size.
+    let r = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_STATISTICS,
+            (&mut st as *mut libc::tpacket_stats).cast(),
+            &mut len,
+        )
+    };
+    if r == 0 {
+        c.drops.fetch_add(u64::from(st.tp_drops), Ordering::Relaxed);
+    }
+}
+
 fn run(s: &OwnedFd, stop: &AtomicBool, c: &Cnt, dir: Dir, mtu: usize) {
     let mut buf = vec![0u8; PKT_VNET_LEN + 65536 + 64];
-    while !stop.load(Ordering::SeqCst) {
+    // A loaded machine can leave the capture behind the traffic: after `stop`, what the socket
+    // already holds is still counted (non-blocking reads until it is empty).
+    let mut draining = false;
+    loop {
+        if !draining && stop.load(Ordering::SeqCst) {
+            draining = true;
+        }
+        let flags = if draining { libc::MSG_DONTWAIT } else { 0 };
         // SAFETY: sockaddr_ll is plain data.
         let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         let mut sl = std::mem::size_of::<libc::sockaddr_ll>() as u32;
@@ -243,12 +275,15 @@ fn run(s: &OwnedFd, stop: &AtomicBool, c: &Cnt, dir: Dir, mtu: usize) {
                 s.as_raw_fd(),
                 buf.as_mut_ptr().cast(),
                 buf.len(),
-                0,
+                flags,
                 (&mut sa as *mut libc::sockaddr_ll).cast(),
                 &mut sl,
             )
         };
         if n < 0 {
+            if draining {
+                break;
+            }
             continue;
         }
         let outgoing = sa.sll_pkttype == PACKET_OUTGOING;
@@ -262,6 +297,7 @@ fn run(s: &OwnedFd, stop: &AtomicBool, c: &Cnt, dir: Dir, mtu: usize) {
         let h = pkt_vnet_hdr(&buf);
         account(c, &h, &buf[PKT_VNET_LEN..n], mtu);
     }
+    add_drops(s, c);
 }
 
 fn account(c: &Cnt, h: &VnetHdr, f: &[u8], mtu: usize) {
