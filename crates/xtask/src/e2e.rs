@@ -134,13 +134,13 @@ pub fn step() -> Outcome {
         ]);
     }
     // Under CI a missing prerequisite fails the tests instead of skipping them.
-    match util::run_status(&mut cmd) {
-        Ok(s) if s.success() => Outcome::Pass(if nextest {
+    match util::run_tee(&mut cmd) {
+        Ok((s, _)) if s.success() => Outcome::Pass(if nextest {
             "cargo nextest".into()
         } else {
             "cargo test".into()
         }),
-        Ok(s) => Outcome::Fail(format!("end-to-end tests failed ({s})")),
+        Ok((s, out)) => Outcome::Fail(util::test_failure("end-to-end tests", s, &out)),
         Err(e) => Outcome::Fail(e),
     }
 }

@@ -67,8 +67,49 @@ fn has_nightly() -> bool {
         .unwrap_or(false)
 }
 
-/// Run one target for `secs` seconds.
+/// Run one target for `secs` seconds, its output on the console.
 pub fn run_target(t: &Target, secs: u64) -> Result<()> {
+    util::run(&mut fuzz_command(t, secs)?)
+}
+
+/// Run one target for `secs` seconds with libFuzzer's progress lines in a log file (they would
+/// bury the rest of a CI log); on failure the log's last lines are printed.
+fn run_target_logged(t: &Target, secs: u64) -> Result<()> {
+    let logs = util::target_root().join("fuzz-logs");
+    std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
+    let log = logs.join(format!("{}-{}.log", t.krate, t.name));
+    let file =
+        std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let file2 = file
+        .try_clone()
+        .map_err(|e| format!("cannot reopen {}: {e}", log.display()))?;
+    let mut cmd = fuzz_command(t, secs)?;
+    cmd.stdout(file).stderr(file2);
+    println!("$ {}  > {}", util::display_cmd(&cmd), log.display());
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start `{}`: {e}", util::display_cmd(&cmd)))?;
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    if status.success() {
+        // libFuzzer's last line says how many runs were done; keep that much on the console.
+        if let Some(done) = lines.iter().rev().find(|l| l.starts_with("Done ")) {
+            println!("{done}");
+        }
+        Ok(())
+    } else {
+        for l in &lines[lines.len().saturating_sub(60)..] {
+            println!("{l}");
+        }
+        Err(format!(
+            "`{}` failed: {status} (log: {})",
+            util::display_cmd(&cmd),
+            log.display()
+        ))
+    }
+}
+
+fn fuzz_command(t: &Target, secs: u64) -> Result<Command> {
     let scratch = util::target_root()
         .join("fuzz-corpus")
         .join(&t.krate)
@@ -93,7 +134,7 @@ pub fn run_target(t: &Target, secs: u64) -> Result<()> {
         cmd.arg(&seeds);
     }
     cmd.arg("--").arg(format!("-max_total_time={secs}"));
-    util::run(&mut cmd)
+    Ok(cmd)
 }
 
 /// The `fuzz-smoke` step: every discovered target for [`SMOKE_SECS`].
@@ -106,7 +147,7 @@ pub fn smoke() -> Result<String> {
     let mut failed = Vec::new();
     for t in &targets {
         util::header(&format!("fuzz {}/{} for {SMOKE_SECS} s", t.krate, t.name));
-        if let Err(e) = run_target(t, SMOKE_SECS) {
+        if let Err(e) = run_target_logged(t, SMOKE_SECS) {
             println!("{e}");
             failed.push(format!("{}/{}", t.krate, t.name));
         }

@@ -250,7 +250,19 @@ fn clippy(_: &mut Ctx) -> Outcome {
 
 fn unit_tests(_: &mut Ctx) -> Outcome {
     // The end-to-end package has its own step (one bench at a time, release-like timing).
-    cargo_step(&["test", "--workspace", "--exclude", "netkvm-e2e"])
+    let mut cmd = util::host_cargo();
+    cmd.args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "netkvm-e2e",
+        "--no-fail-fast",
+    ]);
+    match util::run_tee(&mut cmd) {
+        Ok((s, _)) if s.success() => Outcome::Pass(String::new()),
+        Ok((s, out)) => Outcome::Fail(util::test_failure("cargo test", s, &out)),
+        Err(e) => Outcome::Fail(e),
+    }
 }
 
 fn e2e_tests(_: &mut Ctx) -> Outcome {

@@ -68,6 +68,116 @@ pub fn run_status(cmd: &mut Command) -> Result<ExitStatus> {
         .map_err(|e| format!("cannot start `{}`: {e}", display_cmd(cmd)))
 }
 
+/// Like [`run_status`], but the child's stdout and stderr are also kept (interleaved by line)
+/// while they stream to the console, so a step can quote what failed in its summary line.
+pub fn run_tee(cmd: &mut Command) -> Result<(ExitStatus, String)> {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+    println!("$ {}", display_cmd(cmd));
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start `{}`: {e}", display_cmd(cmd)))?;
+    let kept = Arc::new(Mutex::new(String::new()));
+    let mut pumps = Vec::new();
+    let out = child
+        .stdout
+        .take()
+        .map(|r| Box::new(r) as Box<dyn std::io::Read + Send>);
+    let err = child
+        .stderr
+        .take()
+        .map(|r| Box::new(r) as Box<dyn std::io::Read + Send>);
+    for (reader, to_stderr) in [(out, false), (err, true)] {
+        let Some(reader) = reader else { continue };
+        let kept = Arc::clone(&kept);
+        pumps.push(std::thread::spawn(move || {
+            for line in BufReader::new(reader)
+                .split(b'\n')
+                .map_while(std::result::Result::ok)
+            {
+                let text = String::from_utf8_lossy(&line);
+                // Console write errors (closed pipe) must not stop the child's output from draining.
+                if to_stderr {
+                    let _ = writeln!(std::io::stderr(), "{text}");
+                } else {
+                    let _ = writeln!(std::io::stdout(), "{text}");
+                }
+                if let Ok(mut k) = kept.lock() {
+                    k.push_str(&text);
+                    k.push('\n');
+                }
+            }
+        }));
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for `{}`: {e}", display_cmd(cmd)))?;
+    for p in pumps {
+        let _ = p.join();
+    }
+    let text = kept.lock().map(|k| k.clone()).unwrap_or_default();
+    Ok((status, text))
+}
+
+/// Names of the failed tests in `cargo test` / `cargo nextest` output (deduplicated, in order).
+pub fn failed_tests(output: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for line in output.lines() {
+        let line = line.trim();
+        // cargo test: "test path::name ... FAILED"
+        let name = if let Some(rest) = line.strip_prefix("test ") {
+            rest.strip_suffix(" ... FAILED").map(str::to_owned)
+        // nextest: "FAIL [   1.234s] crate::binary path::name" (also TIMEOUT / SIGSEGV …)
+        } else if let Some(rest) = ["FAIL [", "TIMEOUT [", "SIGSEGV [", "SIGABRT ["]
+            .iter()
+            .find_map(|p| line.strip_prefix(p))
+        {
+            // Newer nextest puts a progress counter "( 3/155)" before the name.
+            rest.split_once(']')
+                .map(|(_, n)| n.trim())
+                .map(
+                    |n| match n.strip_prefix('(').and_then(|r| r.split_once(')')) {
+                        Some((_, name)) => name.trim(),
+                        None => n,
+                    },
+                )
+                .map(str::to_owned)
+                .filter(|n| !n.is_empty())
+        } else {
+            None
+        };
+        if let Some(n) = name {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+    }
+    names
+}
+
+/// A step's failure line: what ran, its status and the failed tests (at most 12 named).
+pub fn test_failure(what: &str, status: ExitStatus, output: &str) -> String {
+    let failed = failed_tests(output);
+    if failed.is_empty() {
+        return format!("{what} failed ({status})");
+    }
+    let shown: Vec<&str> = failed.iter().take(12).map(String::as_str).collect();
+    let more = failed.len().saturating_sub(shown.len());
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    format!(
+        "{what}: {} failed: {}{tail}",
+        failed.len(),
+        shown.join(", ")
+    )
+}
+
 /// Run quietly and capture stdout (stderr is inherited so failures stay visible).
 pub fn output(cmd: &mut Command) -> Result<String> {
     let out = cmd
@@ -182,6 +292,29 @@ mod tests {
         assert_eq!(civil_from_days(-25_509), (1900, 2, 28));
         assert_eq!(civil_from_days(20_454), (2026, 1, 1));
         assert_eq!(civil_from_days(20_453), (2025, 12, 31));
+    }
+
+    #[test]
+    fn failed_tests_are_found_in_cargo_test_and_nextest_output() {
+        let out = "\
+test a::passes ... ok
+test a::breaks ... FAILED
+        FAIL [   1.234s] ( 3/155) netkvm-e2e::rsc rsc_reorders
+        PASS [   0.100s] netkvm-e2e::rsc fine
+     TIMEOUT [  60.000s] netkvm-e2e::lso lso_hangs
+------------
+     Summary [  61.000s] 3 tests run: 1 passed, 2 failed
+        FAIL [   1.234s] netkvm-e2e::rsc rsc_reorders
+";
+        assert_eq!(
+            failed_tests(out),
+            [
+                "a::breaks",
+                "netkvm-e2e::rsc rsc_reorders",
+                "netkvm-e2e::lso lso_hangs"
+            ]
+        );
+        assert!(failed_tests("test x ... ok\nall good\n").is_empty());
     }
 
     #[test]
