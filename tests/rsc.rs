@@ -167,9 +167,9 @@ fn rsc_over_qemu_rsc_ext_uses_the_header_counts_and_fixes_the_stale_ip_checksum(
     // QEMU may drop a cached segment when the ring is full (recipe §8 defect 3): never more
     // segments indicated than sent.
     assert_eq!(r.cap.drops, 0, "the capture lost frames: {:?}", r.cap);
-    // QEMU caches the connection's handshake ACK (no payload) as the first "packet" of a chain and
-    // coalesces the first data segments onto it, so one SCU's count from the header includes that
-    // ACK: one more than the data segments (the driver cannot tell; it reports the header count).
+    // QEMU counts a pure ACK it absorbed into a chain as a segment (here the connection's
+    // handshake ACK, the one pure ACK the sending host emits; the conformance suite shows the same
+    // for window updates): one more than the data segments. The driver reports the header's count.
     assert!(
         r.rx.scu_segments + r.rx.tcp_data_frames <= r.cap.tcp_segments + 1,
         "more segments indicated than sent: {:?} / {:?}",
