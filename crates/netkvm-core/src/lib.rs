@@ -6,6 +6,19 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(missing_docs))]
+// The driver image must not panic or index out of bounds (project standard); tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 extern crate alloc;
 

@@ -877,14 +877,12 @@ impl OffloadParameters {
     /// read only when both `Header.Revision` and `Header.Size`/the buffer cover them.
     pub fn from_bytes(buf: &[u8]) -> Result<Self, OffloadParamError> {
         let min = OFFLOAD_PARAMETERS_SIZES[0];
+        let too_short = OffloadParamError::BufferTooShort { needed: min };
         if buf.len() < min {
-            return Err(OffloadParamError::BufferTooShort { needed: min });
+            return Err(too_short);
         }
-        let (ty, rev, size) = (
-            buf[0],
-            buf[1],
-            usize::from(u16::from_le_bytes([buf[2], buf[3]])),
-        );
+        let &[ty, rev, s0, s1] = buf.first_chunk::<4>().ok_or(too_short)?;
+        let size = usize::from(u16::from_le_bytes([s0, s1]));
         if ty != NDIS_OBJECT_TYPE_DEFAULT || rev == 0 || size < min {
             return Err(OffloadParamError::InvalidData(Field::Header));
         }
@@ -1048,14 +1046,16 @@ pub const OFFLOAD_ENCAPSULATION_SIZE: usize = 28;
 impl EncapsulationRequest {
     /// Decodes an `OID_OFFLOAD_ENCAPSULATION` set buffer.
     pub fn from_bytes(buf: &[u8]) -> Result<Self, OffloadParamError> {
+        let too_short = OffloadParamError::BufferTooShort {
+            needed: OFFLOAD_ENCAPSULATION_SIZE,
+        };
         if buf.len() < OFFLOAD_ENCAPSULATION_SIZE {
-            return Err(OffloadParamError::BufferTooShort {
-                needed: OFFLOAD_ENCAPSULATION_SIZE,
-            });
+            return Err(too_short);
         }
-        let size = usize::from(u16::from_le_bytes([buf[2], buf[3]]));
-        if buf[0] != NDIS_OBJECT_TYPE_OFFLOAD_ENCAPSULATION
-            || buf[1] < 1
+        let &[ty, rev, s0, s1] = buf.first_chunk::<4>().ok_or(too_short)?;
+        let size = usize::from(u16::from_le_bytes([s0, s1]));
+        if ty != NDIS_OBJECT_TYPE_OFFLOAD_ENCAPSULATION
+            || rev < 1
             || size < OFFLOAD_ENCAPSULATION_SIZE
         {
             return Err(OffloadParamError::InvalidData(Field::Header));

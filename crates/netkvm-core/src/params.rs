@@ -354,7 +354,10 @@ macro_rules! range_param {
 }
 
 /// Every keyword the driver reads, in INF order.
-pub static PARAMS: &[ParamSpec] = &[
+pub static PARAMS: &[ParamSpec] = &PARAM_TABLE;
+
+/// [`PARAMS`] as an array: its length is checked against [`PARAM_COUNT`] at compile time.
+static PARAM_TABLE: [ParamSpec; PARAM_COUNT] = [
     // --- VLAN / priority (Learn "Enumeration keywords"; NetKVM §1) ---
     enum_param!(PriorityVlanTag, "*PriorityVLANTag", "Packet Priority & VLAN", PRIORITY_VLAN_CHOICES, 3, shown: true),
     // 4095 is reserved by IEEE 802.1Q; NetKVM's 0–4094 kept. Type dword as Microsoft's
@@ -415,7 +418,10 @@ pub static PARAMS: &[ParamSpec] = &[
 pub fn spec(id: ParamId) -> &'static ParamSpec {
     // The table holds every ParamId exactly once (unit test `params_table_has_every_id_once`);
     // the fallback keeps this total without a panic path.
-    PARAMS.iter().find(|p| p.id == id).unwrap_or(&PARAMS[0])
+    PARAMS
+        .iter()
+        .find(|p| p.id == id)
+        .unwrap_or(&PARAM_TABLE[0])
 }
 
 /// Looks a keyword up by name (case-insensitive, as the registry is).
@@ -796,7 +802,11 @@ impl Config {
         let mut warnings = Warnings::new();
         let mut values = Values::defaults();
         let mut present = [false; PARAM_COUNT];
-        for (i, p) in PARAMS.iter().enumerate() {
+        for ((p, present), value) in PARAMS
+            .iter()
+            .zip(present.iter_mut())
+            .zip(values.0.iter_mut())
+        {
             let Some(default) = p.domain.default_value() else {
                 continue;
             };
@@ -804,9 +814,9 @@ impl Config {
                 RegInt::Absent => None,
                 RegInt::Invalid => Some(ConfigProblem::Unparsable),
                 RegInt::Value(v) if p.domain.allows(v) => {
-                    present[i] = true;
+                    *present = true;
                     // allows() bounded v to a u32 table value
-                    values.0[i] = u32::try_from(v).unwrap_or(default);
+                    *value = u32::try_from(v).unwrap_or(default);
                     None
                 }
                 RegInt::Value(value) => Some(match p.domain {
@@ -829,19 +839,21 @@ impl Config {
         }
 
         // *LsoV2IPv4 takes precedence over *LsoV1IPv4 when both are present.
-        let v1 = index_of(ParamId::LsoV1Ipv4);
-        let v2 = index_of(ParamId::LsoV2Ipv4);
-        if present[v2] {
-            if present[v1] && values.0[v1] != values.0[v2] {
+        let is_present = |id| present.get(index_of(id)).copied().unwrap_or(false);
+        if is_present(ParamId::LsoV2Ipv4) {
+            let v2 = values.get(ParamId::LsoV2Ipv4);
+            if is_present(ParamId::LsoV1Ipv4) && values.get(ParamId::LsoV1Ipv4) != v2 {
                 warnings.push(ConfigWarning {
                     keyword: spec(ParamId::LsoV1Ipv4).keyword,
                     problem: ConfigProblem::OverriddenBy {
                         keyword: spec(ParamId::LsoV2Ipv4).keyword,
                     },
-                    used: values.0[v2],
+                    used: v2,
                 });
             }
-            values.0[v1] = values.0[v2];
+            if let Some(v1) = values.0.get_mut(index_of(ParamId::LsoV1Ipv4)) {
+                *v1 = v2;
+            }
         }
 
         let mut buf = [0u8; 64];
@@ -879,8 +891,7 @@ impl Config {
 
         let config = Config::from_values(&values, mac);
         // A VLAN ID without VLAN tagging cannot be honoured (NetKVM forces it to 0 as well).
-        let vlan_idx = index_of(ParamId::VlanId);
-        if values.0[vlan_idx] != 0 && !config.priority_vlan.vlan {
+        if values.get(ParamId::VlanId) != 0 && !config.priority_vlan.vlan {
             warnings.push(ConfigWarning {
                 keyword: spec(ParamId::VlanId).keyword,
                 problem: ConfigProblem::IgnoredBecause {

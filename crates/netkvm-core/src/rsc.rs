@@ -232,13 +232,15 @@ struct SegInfo {
 }
 
 fn be16(b: &[u8], o: usize) -> u16 {
-    b.get(o..o + 2)
-        .map_or(0, |s| u16::from_be_bytes([s[0], s[1]]))
+    b.get(o..)
+        .and_then(<[u8]>::first_chunk)
+        .map_or(0, |s| u16::from_be_bytes(*s))
 }
 
 fn be32(b: &[u8], o: usize) -> u32 {
-    b.get(o..o + 4)
-        .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    b.get(o..)
+        .and_then(<[u8]>::first_chunk)
+        .map_or(0, |s| u32::from_be_bytes(*s))
 }
 
 /// Native-endian 64-bit word (flow keys only compare for equality: no byte swap needed).
@@ -316,7 +318,7 @@ fn timestamp_offset(tcp: &[u8]) -> Option<u8> {
         return Some(0);
     }
     // The layout every stack uses: NOP NOP TS.
-    if opts.len() == 12 && opts[..4] == [1, 1, 8, 10] {
+    if opts.len() == 12 && opts.starts_with(&[1, 1, 8, 10]) {
         return Some(24);
     }
     let mut i = 0;
@@ -576,7 +578,9 @@ impl RscEngine {
         let Some(fi) = self.find(&si.key) else {
             return self.start(segs, i, &si);
         };
-        let h = &self.flows[fi];
+        let Some(h) = self.flows.get(fi) else {
+            return self.alone(i); // not reached: find() returns an index below `active`
+        };
         // Exception 8: ECN codepoint or ECE/CWR changed → new SCU with this segment.
         if si.ecn != h.ecn || si.flags & (F_ECE | F_CWR) != h.ece_cwr {
             self.stats.aborts += 1;
@@ -622,10 +626,15 @@ impl RscEngine {
             // goes alone — evicting an active flow would make round-robin traffic over more
             // than MAX_FLOWS flows evict every SCU just before its next segment.
             let clock = self.clock;
-            let oldest = (0..self.active)
-                .max_by_key(|&f| clock.wrapping_sub(self.flows[f].last_used))
-                .unwrap_or(0);
-            if clock.wrapping_sub(self.flows[oldest].last_used) <= STALE_AFTER {
+            let (oldest, last_used) = self
+                .flows
+                .iter()
+                .take(self.active)
+                .map(|f| f.last_used)
+                .enumerate()
+                .max_by_key(|&(_, used)| clock.wrapping_sub(used))
+                .unwrap_or((0, self.flows[0].last_used));
+            if clock.wrapping_sub(last_used) <= STALE_AFTER {
                 self.stats.aborts += 1;
                 return self.alone(i);
             }
@@ -680,7 +689,9 @@ impl RscEngine {
 
     /// Links frame `i` after the flow's tail.
     fn link(&mut self, fi: usize, i: u16) {
-        let h = &mut self.flows[fi];
+        let Some(h) = self.flows.get_mut(fi) else {
+            return;
+        };
         let tail = core::mem::replace(&mut h.tail, i);
         h.frames += 1;
         if let Some(l) = self.links.get_mut(usize::from(tail)) {
@@ -690,7 +701,9 @@ impl RscEngine {
 
     fn absorb_window_update(&mut self, fi: usize, i: u16, si: &SegInfo) {
         let clock = self.clock;
-        let h = &mut self.flows[fi];
+        let Some(h) = self.flows.get_mut(fi) else {
+            return;
+        };
         h.wnd = si.wnd;
         h.ts_last = si.tsval;
         h.tsecr = si.tsecr;
@@ -705,7 +718,9 @@ impl RscEngine {
 
     fn append(&mut self, fi: usize, i: u16, si: &SegInfo) {
         let clock = self.clock;
-        let h = &mut self.flows[fi];
+        let Some(h) = self.flows.get_mut(fi) else {
+            return;
+        };
         // A block starting at an odd offset contributes byte-swapped (RFC 1071 §2(B)).
         let neg = neg_payload_sum(h.addr_sum, si);
         if h.payload & 1 == 1 {
@@ -729,9 +744,14 @@ impl RscEngine {
 
     /// Rewrites the head's headers and fills the output slot; removes the flow.
     fn finalize(&mut self, segs: &mut [RscSegment<'_>], fi: usize) {
-        let h = self.flows[fi];
+        let Some(&h) = self.flows.get(fi) else {
+            return;
+        };
         self.active -= 1;
-        self.flows[fi] = self.flows[self.active];
+        // Move the last active flow into the freed slot (nothing to move if `fi` was last).
+        if let Some([slot, .., last]) = self.flows.get_mut(fi..=self.active) {
+            *slot = *last;
+        }
         if !h.changed {
             return; // a lone segment: indicated as is (slot already holds Single(head))
         }

@@ -221,7 +221,7 @@ pub struct Toeplitz {
 impl core::fmt::Debug for Toeplitz {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Toeplitz")
-            .field("key", &&self.key[..self.key_len])
+            .field("key", &self.key())
             .finish_non_exhaustive()
     }
 }
@@ -229,6 +229,16 @@ impl core::fmt::Debug for Toeplitz {
 /// Left rotation of the rows of byte position `pos` (its chain: `pos % 4`).
 const fn chain_rotation(pos: usize) -> u32 {
     8 * (pos % 4) as u32
+}
+
+/// One table lookup: a byte indexes a 256-entry row, so it cannot be out of range.
+#[inline(always)]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "the index is a u8 into a [u32; 256] row (LLVM drops the bounds check too)"
+)]
+fn lut(row: &[u32; 256], byte: u8) -> u32 {
+    row[usize::from(byte)]
 }
 
 /// Combines the four chains (rotating each back).
@@ -264,7 +274,10 @@ impl Toeplitz {
     pub fn set_key(&mut self, key: &[u8]) -> Result<(), RssError> {
         check_key(key)?;
         self.key = [0; KEY_LEN];
-        self.key[..key.len()].copy_from_slice(key);
+        self.key
+            .get_mut(..key.len())
+            .ok_or(RssError::BadKeyLength(key.len()))?
+            .copy_from_slice(key);
         self.key_len = key.len();
         for (pos, row) in self.table.iter_mut().enumerate() {
             let mut windows = [0u32; 8];
@@ -273,11 +286,20 @@ impl Toeplitz {
                 // stored rotated for the byte's chain (rotation distributes over XOR).
                 *w = key_window(&self.key, pos * 8 + j).rotate_left(chain_rotation(pos));
             }
+            // row[b] is the XOR of the windows of b's set bits (bit i, LSB = 0, is input bit
+            // 7 - i). Built by doubling: with row[..2^i] done, row[2^i + m] = row[m] ^ window.
             row[0] = 0;
-            for b in 1..256usize {
-                // Peel the lowest set bit: bit index i (LSB = 0) is input bit 7 - i.
-                let low = b.trailing_zeros() as usize;
-                row[b] = row[b & (b - 1)] ^ windows[7 - low];
+            for (i, window) in windows.iter().rev().enumerate() {
+                let half = 1usize << i;
+                let Some((lo, hi)) = row
+                    .get_mut(..2 * half)
+                    .and_then(|r| r.split_at_mut_checked(half))
+                else {
+                    continue; // not reached: 2 * half <= 256
+                };
+                for (h, l) in hi.iter_mut().zip(lo.iter()) {
+                    *h = *l ^ window;
+                }
             }
         }
         Ok(())
@@ -285,7 +307,8 @@ impl Toeplitz {
 
     /// The current key.
     pub fn key(&self) -> &[u8] {
-        &self.key[..self.key_len]
+        // key_len <= KEY_LEN (set_key checks it).
+        self.key.get(..self.key_len).unwrap_or(&self.key)
     }
 
     /// Hash of `input` (at most [`MAX_INPUT`] bytes are used).
@@ -296,13 +319,13 @@ impl Toeplitz {
         let (rows, rest_rows) = self.table.as_chunks::<4>();
         for (q, r) in quads.iter().zip(rows) {
             for ((c, b), row) in c.iter_mut().zip(q).zip(r) {
-                *c ^= row[usize::from(*b)];
+                *c ^= lut(row, *b);
             }
         }
         // A partial last group (input length not a multiple of 4), if within MAX_INPUT.
         if let Some(r) = rows.get(quads.len()).or(rest_rows.first_chunk::<4>()) {
             for ((c, b), row) in c.iter_mut().zip(rest).zip(r) {
-                *c ^= row[usize::from(*b)];
+                *c ^= lut(row, *b);
             }
         }
         combine_chains(c)
@@ -317,38 +340,50 @@ impl Toeplitz {
     /// The four chains of an IPv4 2-tuple (byte positions 0..8).
     #[inline(always)]
     fn chains_ipv4(&self, src: [u8; 4], dst: [u8; 4]) -> [u32; 4] {
-        let t = &self.table;
-        let mut c = [0u32; 4];
-        for (k, c) in c.iter_mut().enumerate() {
-            *c = t[k][usize::from(src[k])] ^ t[4 + k][usize::from(dst[k])];
-        }
-        c
+        let [r0, r1, r2, r3, r4, r5, r6, r7, ..] = &*self.table;
+        let [s0, s1, s2, s3] = src;
+        let [d0, d1, d2, d3] = dst;
+        [
+            lut(r0, s0) ^ lut(r4, d0),
+            lut(r1, s1) ^ lut(r5, d1),
+            lut(r2, s2) ^ lut(r6, d2),
+            lut(r3, s3) ^ lut(r7, d3),
+        ]
     }
 
     /// Hash of an IPv4 4-tuple (source, destination, source port, destination port).
     #[inline]
     pub fn hash_ipv4_ports(&self, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> u32 {
-        let t = &self.table;
+        let [_, _, _, _, _, _, _, _, r8, r9, r10, r11, ..] = &*self.table;
         let [s0, s1] = sport.to_be_bytes();
         let [d0, d1] = dport.to_be_bytes();
         let [c0, c1, c2, c3] = self.chains_ipv4(src, dst);
         combine_chains([
-            c0 ^ t[8][usize::from(s0)],
-            c1 ^ t[9][usize::from(s1)],
-            c2 ^ t[10][usize::from(d0)],
-            c3 ^ t[11][usize::from(d1)],
+            c0 ^ lut(r8, s0),
+            c1 ^ lut(r9, s1),
+            c2 ^ lut(r10, d0),
+            c3 ^ lut(r11, d1),
         ])
     }
 
     /// The four chains of an IPv6 2-tuple (byte positions 0..32).
     #[inline(always)]
     fn chains_ipv6(&self, src: &[u8; 16], dst: &[u8; 16]) -> [u32; 4] {
-        let t = &self.table;
+        // Rows in groups of four (one row per chain): groups 0..4 hash the source, 4..8 the
+        // destination.
+        let (groups, _) = self.table.as_chunks::<4>();
+        let (src_groups, dst_groups) = groups.split_at_checked(4).unwrap_or((groups, &[]));
         let mut c = [0u32; 4];
-        for j in 0..4 {
-            for (k, c) in c.iter_mut().enumerate() {
-                let i = 4 * j + k;
-                *c ^= t[i][usize::from(src[i])] ^ t[16 + i][usize::from(dst[i])];
+        for (((s, d), rs), rd) in src
+            .as_chunks::<4>()
+            .0
+            .iter()
+            .zip(dst.as_chunks::<4>().0)
+            .zip(src_groups)
+            .zip(dst_groups)
+        {
+            for ((((c, &s), &d), rs), rd) in c.iter_mut().zip(s).zip(d).zip(rs).zip(rd) {
+                *c ^= lut(rs, s) ^ lut(rd, d);
             }
         }
         c
@@ -363,15 +398,15 @@ impl Toeplitz {
     /// Hash of an IPv6 4-tuple.
     #[inline]
     pub fn hash_ipv6_ports(&self, src: &[u8; 16], dst: &[u8; 16], sport: u16, dport: u16) -> u32 {
-        let t = &self.table;
+        let [.., r32, r33, r34, r35] = &*self.table;
         let [s0, s1] = sport.to_be_bytes();
         let [d0, d1] = dport.to_be_bytes();
         let [c0, c1, c2, c3] = self.chains_ipv6(src, dst);
         combine_chains([
-            c0 ^ t[32][usize::from(s0)],
-            c1 ^ t[33][usize::from(s1)],
-            c2 ^ t[34][usize::from(d0)],
-            c3 ^ t[35][usize::from(d1)],
+            c0 ^ lut(r32, s0),
+            c1 ^ lut(r33, s1),
+            c2 ^ lut(r34, d0),
+            c3 ^ lut(r35, d1),
         ])
     }
 }
@@ -581,7 +616,10 @@ impl IndirectionTable {
             entries: [0; MAX_INDIRECTION_ENTRIES],
             mask: (n - 1) as u32,
         };
-        t.entries[..n].copy_from_slice(entries);
+        t.entries
+            .get_mut(..n)
+            .ok_or(RssError::BadTableLength(n))?
+            .copy_from_slice(entries);
         Ok(t)
     }
 
@@ -597,13 +635,16 @@ impl IndirectionTable {
 
     /// The entries.
     pub fn entries(&self) -> &[u16] {
-        &self.entries[..self.len()]
+        // len() <= MAX_INDIRECTION_ENTRIES (new() checks it).
+        self.entries.get(..self.len()).unwrap_or(&self.entries)
     }
 
     /// Target for `hash` (its low-order bits index the table).
     #[inline]
     pub fn lookup(&self, hash: u32) -> u16 {
-        self.entries[(hash & self.mask) as usize & (MAX_INDIRECTION_ENTRIES - 1)]
+        // Masked into the table: the fallback is never taken (and compiles away).
+        let i = (hash & self.mask) as usize & (MAX_INDIRECTION_ENTRIES - 1);
+        self.entries.get(i).copied().unwrap_or(0)
     }
 }
 

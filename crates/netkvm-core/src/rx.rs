@@ -346,8 +346,9 @@ pub fn validate_num_buffers(num_buffers: u16, max: u16) -> Result<u16, RxError> 
 // ---------------------------------------------------------------------------------------------
 
 fn be16(b: &[u8], off: usize) -> u16 {
-    b.get(off..off + 2)
-        .map_or(0, |s| u16::from_be_bytes([s[0], s[1]]))
+    b.get(off..)
+        .and_then(<[u8]>::first_chunk)
+        .map_or(0, |s| u16::from_be_bytes(*s))
 }
 
 fn put16(b: &mut [u8], off: usize, v: u16) {
