@@ -527,15 +527,21 @@ impl VlanFilter {
     /// Whether `vid` is in the table.
     pub fn contains(&self, vid: u16) -> bool {
         let v = usize::from(vid & 0xFFF);
-        self.bits[v / 64] & (1 << (v % 64)) != 0
+        // v / 64 < 64 = bits.len(): the lookup always succeeds.
+        self.bits
+            .get(v / 64)
+            .is_some_and(|w| w & (1 << (v % 64)) != 0)
     }
 
     fn set(&mut self, vid: u16, on: bool) {
         let v = usize::from(vid & 0xFFF);
-        if on {
-            self.bits[v / 64] |= 1 << (v % 64);
-        } else {
-            self.bits[v / 64] &= !(1 << (v % 64));
+        // v / 64 < 64 = bits.len(): the lookup always succeeds.
+        if let Some(w) = self.bits.get_mut(v / 64) {
+            if on {
+                *w |= 1 << (v % 64);
+            } else {
+                *w &= !(1 << (v % 64));
+            }
         }
     }
 

@@ -14,6 +14,19 @@
 //! out-of-bounds access. Datapath code does not allocate, block or panic.
 #![no_std]
 #![cfg_attr(not(test), warn(missing_docs))]
+// The driver image must not panic or index out of bounds (project standard); tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 extern crate alloc;
 #[cfg(any(test, feature = "test-utils"))]
@@ -28,6 +41,14 @@ pub mod queue;
 pub mod transport;
 
 #[cfg(any(test, feature = "test-utils"))]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable,
+    reason = "test support (feature test-utils): never built into the driver"
+)]
 pub mod fake;
 
 pub use error::{CtrlError, QueueError, QueueSetupError, TransportError, UsedFault};

@@ -126,10 +126,10 @@ pub fn find_capabilities(
                 4 => Some(3),
                 _ => None,
             };
-            if let Some(slot) = slot {
+            if let Some(entry) = slot.and_then(|s| found.get_mut(s)) {
                 // cap_len must cover the 16-byte virtio_pci_cap; bars 6+ are reserved.
-                if bar <= 5 && cap_len >= 16 && found[slot].is_none() {
-                    found[slot] = Some(RawCap {
+                if bar <= 5 && cap_len >= 16 && entry.is_none() {
+                    *entry = Some(RawCap {
                         bar,
                         offset: cfg.read32(pos + 8),
                         length: cfg.read32(pos + 12),
@@ -248,42 +248,38 @@ pub fn read_bars(cfg: &impl PciConfig) -> [Option<BarInfo>; 6] {
     while i < 6 {
         let reg = PCI_BAR0 + 4 * i as u16;
         let lo = cfg.read32(reg);
-        if lo & 1 == 1 {
-            let address = u64::from(lo & !0x3);
-            if address != 0 {
-                out[i] = Some(BarInfo {
-                    address,
-                    kind: BarKind::Io,
-                    prefetchable: false,
-                });
-            }
-            i += 1;
-            continue;
-        }
-        let prefetchable = lo & 0x8 != 0;
-        let is64 = (lo >> 1) & 3 == 2;
-        if is64 && i < 5 {
-            let hi = cfg.read32(reg + 4);
-            let address = u64::from(lo & !0xF) | (u64::from(hi) << 32);
-            if address != 0 {
-                out[i] = Some(BarInfo {
-                    address,
+        // The BAR and how many registers it takes.
+        let (bar, width) = if lo & 1 == 1 {
+            let bar = BarInfo {
+                address: u64::from(lo & !0x3),
+                kind: BarKind::Io,
+                prefetchable: false,
+            };
+            (bar, 1)
+        } else {
+            let prefetchable = lo & 0x8 != 0;
+            let is64 = (lo >> 1) & 3 == 2;
+            if is64 && i < 5 {
+                let hi = cfg.read32(reg + 4);
+                let bar = BarInfo {
+                    address: u64::from(lo & !0xF) | (u64::from(hi) << 32),
                     kind: BarKind::Mem64,
                     prefetchable,
-                });
-            }
-            i += 2;
-        } else {
-            let address = u64::from(lo & !0xF);
-            if address != 0 {
-                out[i] = Some(BarInfo {
-                    address,
+                };
+                (bar, 2)
+            } else {
+                let bar = BarInfo {
+                    address: u64::from(lo & !0xF),
                     kind: BarKind::Mem32,
                     prefetchable,
-                });
+                };
+                (bar, 1)
             }
-            i += 1;
+        };
+        if let Some(o) = out.get_mut(i).filter(|_| bar.address != 0) {
+            *o = Some(bar);
         }
+        i += width;
     }
     out
 }

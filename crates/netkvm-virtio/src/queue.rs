@@ -507,10 +507,17 @@ impl<H: Hal, T: Copy> SplitQueue<H, T> {
         if iter.next().is_some() {
             return Err(QueueError::ChainLengthMismatch);
         }
-        // Commit: nothing above changed shadow state, so errors left no trace.
-        self.free_head = self.next[usize::from(tail)];
+        // Commit: nothing above changed shadow state, so errors left no trace. While
+        // `needed <= num_free` the free list only yields ids below `size`, so these lookups
+        // succeed; a broken free list would mean no free descriptor.
+        let full = QueueError::Full {
+            needed: needed as u16,
+            free: self.num_free,
+        };
+        let next_free = *self.next.get(usize::from(tail)).ok_or(full)?;
+        let slot = self.slots.get_mut(usize::from(head)).ok_or(full)?;
+        self.free_head = next_free;
         self.num_free -= needed as u16;
-        let slot = &mut self.slots[usize::from(head)];
         slot.token = Some(token);
         slot.ndesc = needed as u16;
         slot.tail = tail;
@@ -534,7 +541,11 @@ impl<H: Hal, T: Copy> SplitQueue<H, T> {
         for k in 0..n {
             let b = iter.next().ok_or(QueueError::ChainLengthMismatch)?;
             let flags = check_buf(&b, &mut seen_writable, &mut writable)?;
-            let next = self.next[usize::from(cur)];
+            // In range while descriptors are free (see `add`).
+            let next = *self.next.get(usize::from(cur)).ok_or(QueueError::Full {
+                needed: n as u16,
+                free: self.num_free,
+            })?;
             let last = k + 1 == n;
             self.write_desc(
                 cur,
@@ -699,7 +710,10 @@ impl<H: Hal, T: Copy> SplitQueue<H, T> {
         }
         slot.token = None;
         let (ndesc, tail, posted) = (slot.ndesc, slot.tail, slot.writable);
-        self.next[usize::from(tail)] = self.free_head;
+        // `add` only records a tail that indexed `next`, so this always links the chain.
+        if let Some(link) = self.next.get_mut(usize::from(tail)) {
+            *link = self.free_head;
+        }
         self.free_head = id as u16;
         self.num_free += ndesc;
         self.in_flight -= 1;
