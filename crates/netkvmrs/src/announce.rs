@@ -60,13 +60,14 @@ pub fn unsolicited_na(mac: [u8; 6], ip: [u8; 16]) -> [u8; NA_FRAME_LEN] {
     f[22..38].copy_from_slice(&ip);
     f[38..54].copy_from_slice(&ALL_NODES);
     // ICMPv6 NA: type 136, code 0, checksum, flags (Override), target, option 2 (target LLA, 8 bytes).
-    let icmp = 54;
-    f[icmp] = 136;
-    f[icmp + 4] = 0x20;
-    f[icmp + 8..icmp + 24].copy_from_slice(&ip);
-    f[icmp + 24] = 2;
-    f[icmp + 25] = 1;
-    f[icmp + 26..icmp + 32].copy_from_slice(&mac);
+    // A constant, so every index below is checked against the frame length at compile time.
+    const ICMP: usize = 54;
+    f[ICMP] = 136;
+    f[ICMP + 4] = 0x20;
+    f[ICMP + 8..ICMP + 24].copy_from_slice(&ip);
+    f[ICMP + 24] = 2;
+    f[ICMP + 25] = 1;
+    f[ICMP + 26..ICMP + 32].copy_from_slice(&mac);
     let mut c = checksum::Checksum::new();
     c.add_sum(checksum::pseudo_header_v6(
         &ip,
@@ -74,8 +75,8 @@ pub fn unsolicited_na(mac: [u8; 6], ip: [u8; 16]) -> [u8; NA_FRAME_LEN] {
         58,
         Some(u32::from(icmp_len)),
     ));
-    c.add_bytes(f.get(icmp..).unwrap_or(&[]));
-    f[icmp + 2..icmp + 4].copy_from_slice(&c.checksum().to_be_bytes());
+    c.add_bytes(f.get(ICMP..).unwrap_or(&[]));
+    f[ICMP + 2..ICMP + 4].copy_from_slice(&c.checksum().to_be_bytes());
     f
 }
 

@@ -97,13 +97,13 @@ impl NdisRegistry {
 
 /// Writes a MAC as 12 hex digits (the registry form netkvm-core parses).
 fn format_mac(mac: &[u8], buf: &mut [u8]) -> RegStr {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    // A nibble (0..=15) as an upper-case hex digit.
+    let hex = |n: u8| if n < 10 { b'0' + n } else { b'A' + (n - 10) };
     let Some(out) = buf.get_mut(..12) else {
         return RegStr::Invalid;
     };
-    for (pair, b) in out.chunks_exact_mut(2).zip(mac) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 0xF)];
+    for (pair, b) in out.as_chunks_mut::<2>().0.iter_mut().zip(mac) {
+        *pair = [hex(b >> 4), hex(b & 0xF)];
     }
     RegStr::Len(12)
 }

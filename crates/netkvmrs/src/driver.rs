@@ -32,12 +32,11 @@ pub fn registration_version(os_runtime_version: u32) -> Option<NdisVersion> {
 }
 
 const fn parse_u8(s: &str) -> u8 {
-    let b = s.as_bytes();
+    let mut b = s.as_bytes();
     let mut v: u32 = 0;
-    let mut i = 0;
-    while i < b.len() {
-        v = v * 10 + (b[i] - b'0') as u32;
-        i += 1;
+    while let [digit, rest @ ..] = b {
+        v = v * 10 + (*digit - b'0') as u32;
+        b = rest;
     }
     if v > 255 {
         255

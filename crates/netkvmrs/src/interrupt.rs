@@ -120,8 +120,9 @@ impl VectorPlan {
         if m > 2 * wanted {
             plan.pairs = wanted;
             plan.split = true;
-            for j in 0..wanted {
-                plan.per_pair[usize::from(j)] = PairVectors {
+            // wanted <= MAX_PAIRS: `take` stops at `wanted`.
+            for (j, v) in (0..).zip(plan.per_pair.iter_mut().take(usize::from(wanted))) {
+                *v = PairVectors {
                     tx: Some(2 * j),
                     rx: Some(2 * j + 1),
                 };
@@ -130,8 +131,8 @@ impl VectorPlan {
         } else {
             let pairs = wanted.min(m - 1);
             plan.pairs = pairs;
-            for j in 0..pairs {
-                plan.per_pair[usize::from(j)] = PairVectors {
+            for (j, v) in (0..).zip(plan.per_pair.iter_mut().take(usize::from(pairs))) {
+                *v = PairVectors {
                     tx: Some(j),
                     rx: Some(j),
                 };

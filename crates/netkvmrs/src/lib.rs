@@ -19,6 +19,19 @@
 //! the user-mode NDIS (crates/ndis-emu) links; it provides the Ndis*/Ke*/Ex* functions and the seam's host
 //! symbols.
 #![no_std]
+// The driver image must not panic or index out of bounds (project standard); tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 // The host build links std's panic handler and allocator (and the tests use std); the kernel build
 // supplies its own in `platform`.

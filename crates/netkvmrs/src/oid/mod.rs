@@ -592,6 +592,13 @@ fn query_supported_list(
     Ok(())
 }
 
+/// The little-endian `u16` at `off`, if the buffer holds it.
+fn le16_at(b: &[u8], off: usize) -> Option<u16> {
+    b.get(off..)
+        .and_then(<[u8]>::first_chunk)
+        .map(|x| u16::from_le_bytes(*x))
+}
+
 fn read_u32(buf: &[u8]) -> Option<u32> {
     buf.get(..4)
         .and_then(|b| b.try_into().ok())
@@ -638,12 +645,12 @@ fn set_multicast_list(
     }
     let mut next = *s;
     next.multicast = [[0; 6]; MAX_MULTICAST];
-    for (slot, m) in next.multicast.iter_mut().zip(b.chunks_exact(6)) {
+    for (slot, m) in next.multicast.iter_mut().zip(b.as_chunks::<6>().0) {
         if m[0] & 1 == 0 {
             // A unicast address is not a multicast list entry.
             return Err(SetError::invalid_data());
         }
-        slot.copy_from_slice(m);
+        *slot = *m;
     }
     next.multicast_len = count;
     dc.apply_rx_filter(&next.rx_filter())?;
@@ -676,10 +683,7 @@ fn set_network_addresses(
         .and_then(|x| x.try_into().ok())
         .map(i32::from_le_bytes)
         .ok_or(SetError::length(6))?;
-    let list_type = b
-        .get(4..6)
-        .map(|x| u16::from_le_bytes([x[0], x[1]]))
-        .ok_or(SetError::length(6))?;
+    let list_type = le16_at(b, 4).ok_or(SetError::length(6))?;
     if count < 0 {
         return Err(SetError::invalid_data());
     }
@@ -696,9 +700,12 @@ fn set_network_addresses(
         let mut v6 = 0usize;
         let mut pos = 6usize;
         for _ in 0..count {
-            let hdr = b.get(pos..pos + 4).ok_or_else(SetError::invalid_data)?;
-            let len = usize::from(u16::from_le_bytes([hdr[0], hdr[1]]));
-            let ty = u16::from_le_bytes([hdr[2], hdr[3]]);
+            let &[l0, l1, t0, t1] = b
+                .get(pos..)
+                .and_then(<[u8]>::first_chunk::<4>)
+                .ok_or_else(SetError::invalid_data)?;
+            let len = usize::from(u16::from_le_bytes([l0, l1]));
+            let ty = u16::from_le_bytes([t0, t1]);
             let addr = b
                 .get(pos + 4..pos + 4 + len)
                 .ok_or_else(SetError::invalid_data)?;
@@ -734,8 +741,7 @@ fn set_network_addresses(
 /// refused with `NDIS_STATUS_INVALID_LENGTH` and the declared size as `BytesNeeded` (rather than
 /// silently reading an older revision).
 fn check_declared_size(b: &[u8]) -> Result<(), SetError> {
-    if let Some(x) = b.get(2..4) {
-        let size = u16::from_le_bytes([x[0], x[1]]);
+    if let Some(size) = le16_at(b, 2) {
         if usize::from(size) > b.len() {
             return Err(SetError::length(u32::from(size)));
         }
@@ -745,9 +751,7 @@ fn check_declared_size(b: &[u8]) -> Result<(), SetError> {
 
 fn check_header(b: &[u8], ty: u8, min_size: usize) -> Result<(), SetError> {
     check_declared_size(b)?;
-    let size = b
-        .get(2..4)
-        .map_or(0, |x| usize::from(u16::from_le_bytes([x[0], x[1]])));
+    let size = le16_at(b, 2).map_or(0, usize::from);
     if b.first() != Some(&ty) || b.get(1).is_none_or(|&r| r == 0) || size < min_size {
         return Err(SetError::invalid_data());
     }
@@ -762,8 +766,9 @@ fn set_link_parameters(
     let size = usize::from(n::NDIS_SIZEOF_LINK_PARAMETERS_REVISION_1);
     check_header(b, n::NDIS_OBJECT_TYPE_DEFAULT, size)?;
     let i32_at = |o: usize| {
-        b.get(o..o + 4)
-            .map_or(0, |x| i32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+        b.get(o..)
+            .and_then(<[u8]>::first_chunk)
+            .map_or(0, |x| i32::from_le_bytes(*x))
     };
     let u64_at = |o: usize| {
         b.get(o..o + 8)

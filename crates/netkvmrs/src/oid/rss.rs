@@ -10,8 +10,9 @@ use super::{Out, SetError};
 use crate::datapath::{RssMode, RssSettings, MAX_INDIRECTION};
 
 fn u16_at(b: &[u8], off: usize) -> u16 {
-    b.get(off..off + 2)
-        .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
+    b.get(off..)
+        .and_then(<[u8]>::first_chunk)
+        .map_or(0, |s| u16::from_le_bytes(*s))
 }
 
 fn u32_at(b: &[u8], off: usize) -> u32 {
@@ -61,10 +62,10 @@ pub fn apply_scale_parameters(
     pairs: u16,
 ) -> Result<RssState, SetError> {
     let min = usize::from(n::NDIS_SIZEOF_RECEIVE_SCALE_PARAMETERS_REVISION_1);
-    if buf.len() < min {
+    let (Some(&[ty, rev, ..]), true) = (buf.first_chunk::<2>(), buf.len() >= min) else {
         return Err(SetError::length(min as u32));
-    }
-    let (ty, rev, size) = (buf[0], buf[1], usize::from(u16_at(buf, 2)));
+    };
+    let size = usize::from(u16_at(buf, 2));
     if ty != n::NDIS_OBJECT_TYPE_RSS_PARAMETERS || rev == 0 || size < min || size > buf.len() {
         return Err(SetError::invalid_data());
     }
@@ -116,18 +117,20 @@ pub fn apply_scale_parameters(
             return Err(rss_error(RssError::BadTableLength(count)));
         }
         for (i, raw) in table.chunks_exact(entry).enumerate() {
-            let p = if entry == 4 {
-                n::PROCESSOR_NUMBER {
-                    Group: u16::from_le_bytes([raw[0], raw[1]]),
-                    Number: raw[2],
+            // chunks_exact(entry) yields `entry` bytes: a PROCESSOR_NUMBER (revision 2+) or a
+            // CCHAR processor number (revision 1).
+            let p = match *raw {
+                [g0, g1, number, _] => n::PROCESSOR_NUMBER {
+                    Group: u16::from_le_bytes([g0, g1]),
+                    Number: number,
                     Reserved: 0,
-                }
-            } else {
-                n::PROCESSOR_NUMBER {
+                },
+                [number] => n::PROCESSOR_NUMBER {
                     Group: 0,
-                    Number: raw[0],
+                    Number: number,
                     Reserved: 0,
-                }
+                },
+                _ => continue,
             };
             if let (Some(c), Some(q)) = (cpus.get_mut(i), queues.get_mut(i)) {
                 *c = p;
@@ -213,10 +216,10 @@ pub fn apply_receive_hash(
     supported: HashTypes,
 ) -> Result<ReceiveHash, SetError> {
     let min = usize::from(n::NDIS_SIZEOF_RECEIVE_HASH_PARAMETERS_REVISION_1);
-    if buf.len() < min {
+    let (Some(&[ty, rev, ..]), true) = (buf.first_chunk::<2>(), buf.len() >= min) else {
         return Err(SetError::length(min as u32));
-    }
-    let (ty, rev, size) = (buf[0], buf[1], usize::from(u16_at(buf, 2)));
+    };
+    let size = usize::from(u16_at(buf, 2));
     if ty != n::NDIS_OBJECT_TYPE_DEFAULT || rev == 0 || size < min {
         return Err(SetError::invalid_data());
     }

@@ -29,10 +29,13 @@ type ExAllocatePool2Fn =
 
 const fn utf16<const N: usize>(s: &[u8; N]) -> [u16; N] {
     let mut out = [0u16; N];
-    let mut i = 0;
-    while i < N {
-        out[i] = s[i] as u16;
-        i += 1;
+    // Walk both arrays by slice patterns (const fn: no iterators, and no indexing).
+    let mut dst: &mut [u16] = &mut out;
+    let mut src: &[u8] = s;
+    while let ([d, dst_rest @ ..], [c, src_rest @ ..]) = (dst, src) {
+        *d = *c as u16;
+        dst = dst_rest;
+        src = src_rest;
     }
     out
 }
