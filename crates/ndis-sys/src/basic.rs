@@ -178,6 +178,11 @@ impl UNICODE_STRING {
 /// Converts an ASCII string into UTF-16 at compile time (helper of [`ndis_string!`]).
 /// Non-ASCII input is rejected when the constant is evaluated.
 #[doc(hidden)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "evaluated in constants only: a bad literal fails the build, never the driver"
+)]
 pub const fn ascii_to_utf16<const N: usize>(s: &str) -> [u16; N] {
     let b = s.as_bytes();
     assert!(b.len() == N, "length mismatch");

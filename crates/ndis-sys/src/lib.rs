@@ -29,6 +29,19 @@
 //!   description rev 1, RSS parameters, init parameters, NET_PNP_EVENT(_NOTIFICATION),
 //!   IO_INTERRUPT_MESSAGE_INFO_ENTRY, CM_PARTIAL_RESOURCE_DESCRIPTOR).
 #![no_std]
+// Code that ends up in the driver image never panics (unit tests may).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 // The crate mirrors the WDK's C names (NET_BUFFER_LIST, NdisMRegisterMiniportDriver, Header.Size)
 // so that code reads like the DDI documentation and grepping for a DDI name finds its binding.
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]

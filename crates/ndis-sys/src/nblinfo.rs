@@ -322,12 +322,15 @@ impl NDIS_NBL_HASH_INFO {
 }
 
 impl crate::nbl::NET_BUFFER_LIST {
+    // Every slot index used below is a constant < MaxNetBufferListInfo; an index outside the
+    // array reads as 0 and writes nothing rather than panicking in the driver.
     fn slot(&self, id: usize) -> usize {
-        // Every slot index used below is a constant < MaxNetBufferListInfo.
-        self.NetBufferListInfo[id] as usize
+        self.NetBufferListInfo.get(id).map_or(0, |&p| p as usize)
     }
     fn set_slot(&mut self, id: usize, v: usize) {
-        self.NetBufferListInfo[id] = v as crate::basic::PVOID;
+        if let Some(p) = self.NetBufferListInfo.get_mut(id) {
+            *p = v as crate::basic::PVOID;
+        }
     }
     /// `TcpIpChecksumNetBufferListInfo` slot.
     pub fn checksum_info(&self) -> NDIS_TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO {
