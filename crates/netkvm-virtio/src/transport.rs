@@ -171,7 +171,8 @@ impl<H: Hal> PciTransport<H> {
         &self.caps
     }
 
-    /// `num_queues` as read at construction.
+    /// `num_queues` as last read: at construction, after a reset and after FEATURES_OK (QEMU's
+    /// virtio-net adds its extra queue pairs only when MQ or RSS is accepted).
     pub fn num_queues(&self) -> u16 {
         self.num_queues
     }
@@ -280,6 +281,7 @@ impl<H: Hal> PciTransport<H> {
             last = self.common_read8(DEVICE_STATUS);
             if last == 0 {
                 self.features = Features::empty();
+                self.num_queues = self.common_read16(NUM_QUEUES);
                 return Ok(());
             }
             self.hal.stall_us(10);
@@ -333,6 +335,10 @@ impl<H: Hal> PciTransport<H> {
             });
         }
         self.features = set;
+        // The queue count may depend on the features: QEMU's virtio-net reports one pair +
+        // control until MQ/RSS is accepted, then adds the other pairs (seen end to end: the
+        // second pair's queues were "out of range" with the count read at probe time).
+        self.num_queues = self.common_read16(NUM_QUEUES);
         Ok(set)
     }
 

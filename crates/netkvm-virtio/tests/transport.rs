@@ -327,6 +327,48 @@ fn queue_index_beyond_num_queues_is_rejected() {
 }
 
 #[test]
+fn queues_the_device_adds_at_features_ok_are_usable() {
+    // QEMU's virtio-net: one pair + control until MQ is accepted, then every pair.
+    let dev = FakeNetDevice::new(FakeConfig {
+        pairs: 2,
+        ..FakeConfig::default()
+    });
+    dev.set_misbehavior(Misbehavior {
+        queues_added_at_features_ok: true,
+        ..Misbehavior::default()
+    });
+    let mut t = transport(&dev).unwrap();
+    t.begin_init().unwrap();
+    assert_eq!(t.num_queues(), 3, "before negotiation: one pair + control");
+    t.negotiate(all_net()).unwrap();
+    assert_eq!(
+        t.num_queues(),
+        5,
+        "after FEATURES_OK with MQ: two pairs + control"
+    );
+    // The second pair's TX queue and the control queue behind it can be set up.
+    assert!(t.setup_queue(3, 256).is_ok());
+    assert!(t.setup_queue(4, 64).is_ok());
+    // Without MQ the device goes back to one pair, also across a reset.
+    t.begin_init().unwrap();
+    assert_eq!(
+        t.num_queues(),
+        5,
+        "the count survives the reset (as in QEMU)"
+    );
+    t.negotiate(all_net().difference(Features::MQ.union(Features::RSS)))
+        .unwrap();
+    assert_eq!(t.num_queues(), 3);
+    assert_eq!(
+        t.setup_queue(3, 256).unwrap_err(),
+        TransportError::QueueIndexOutOfRange {
+            index: 3,
+            num_queues: 3
+        }
+    );
+}
+
+#[test]
 fn notify_offset_outside_capability_is_rejected() {
     let (dev, t, _) = up(FakeConfig::default(), all_net());
     // 0x400 × 4 + 2 > 0x1000.

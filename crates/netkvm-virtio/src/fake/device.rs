@@ -201,6 +201,9 @@ pub struct Misbehavior {
     /// `device_status` reads this instead of the real status (0 = reset itself,
     /// 0x40 bits = NEEDS_RESET, 0xFF = gone).
     pub status_override: Option<u8>,
+    /// QEMU's virtio-net: `num_queues` counts one pair (+ control) until FEATURES_OK with MQ or
+    /// RSS, then all pairs; the count stays through a reset until the next FEATURES_OK.
+    pub queues_added_at_features_ok: bool,
 }
 
 /// One recorded control command.
@@ -287,6 +290,8 @@ struct State {
     ctrl_reply: u8,
     pending_ctrl_stalls: Option<u32>,
     mis: Misbehavior,
+    /// With [`Misbehavior::queues_added_at_features_ok`]: MQ/RSS accepted at the last FEATURES_OK.
+    mq_accepted: bool,
     stalls: u64,
     notifies: u64,
     last_error: Option<FakeError>,
@@ -383,7 +388,12 @@ fn build_devcfg(cfg: &FakeConfig) -> [u8; 64] {
 impl State {
     fn num_queues(&self) -> u16 {
         let ctrl = u16::from(self.cfg.features.contains(Features::CTRL_VQ));
-        self.cfg.pairs.saturating_mul(2).saturating_add(ctrl)
+        let pairs = if self.mis.queues_added_at_features_ok && !self.mq_accepted {
+            self.cfg.pairs.min(1)
+        } else {
+            self.cfg.pairs
+        };
+        pairs.saturating_mul(2).saturating_add(ctrl)
     }
 
     fn reset(&mut self) {
@@ -500,6 +510,19 @@ impl State {
                     let extra = self.driver_features & !self.cfg.features.bits();
                     if extra != 0 || self.mis.refuse_features_ok {
                         v &= !0x08;
+                    } else if self.mis.queues_added_at_features_ok {
+                        let f = Features::from_bits_retain(self.driver_features);
+                        self.mq_accepted = f.intersects(Features::MQ.union(Features::RSS));
+                        let n = usize::from(self.num_queues());
+                        let size = self.cfg.queue_size;
+                        self.queues.resize(
+                            n,
+                            FakeQueue {
+                                size,
+                                vector: NO_VECTOR,
+                                ..FakeQueue::default()
+                            },
+                        );
                     }
                 }
                 self.status = v;
@@ -573,6 +596,7 @@ impl FakeNetDevice {
             ctrl_reply: crate::ctrl::VIRTIO_NET_OK,
             pending_ctrl_stalls: None,
             mis: Misbehavior::default(),
+            mq_accepted: false,
             stalls: 0,
             notifies: 0,
             last_error: None,
