@@ -261,6 +261,14 @@ pub enum RxError {
         /// `csum_offset`.
         offset: u16,
     },
+    /// `csum_start` of an IP frame inside its IP header (or extension headers): completing the
+    /// "partial checksum" would overwrite header bytes already verified (hostile device).
+    CsumInsideL3Header {
+        /// `csum_start`.
+        start: u16,
+        /// `csum_offset`.
+        offset: u16,
+    },
     /// `csum_start`/`csum_offset` of a GSO frame not at the TCP checksum.
     CsumNotTcp {
         /// `csum_start`.
@@ -636,6 +644,9 @@ pub fn classify(
         let field = usize::from(start) + usize::from(offset);
         if field + 2 > end || usize::from(start) < lay.l2_len {
             return Err(RxError::CsumOutOfFrame { start, offset });
+        }
+        if lay.l3 != L3Kind::Other && usize::from(start) < lay.l4_offset {
+            return Err(RxError::CsumInsideL3Header { start, offset });
         }
         if field + 2 > first.len() {
             return Err(RxError::HeadersSplit);

@@ -494,6 +494,36 @@ fn rx_csum_start_out_of_frame_rejected() {
 }
 
 #[test]
+fn rx_csum_start_inside_the_ip_header_is_rejected_not_completed() {
+    // Found by the rx_classify fuzz target: NEEDS_CSUM with csum_start inside the IPv4 header
+    // made the completion overwrite header bytes after the header checksum had been verified,
+    // so IpChecksumSucceeded was reported for a header that no longer verified.
+    let mut f = build(&Seg {
+        partial: true,
+        ..data(10)
+    });
+    let l4 = 14 + 20;
+    for (s, o) in [(21u16, 0u16), (14, 10), (14, 0), ((l4 - 2) as u16, 0)] {
+        let h = VirtioNetHdr {
+            flags: HdrFlags::NEEDS_CSUM,
+            csum_start: s,
+            csum_offset: o,
+            ..hdr()
+        };
+        let before = f.clone();
+        assert_eq!(
+            run(&h, &mut f, &cfg()),
+            Err(RxError::CsumInsideL3Header {
+                start: s,
+                offset: o
+            }),
+            "{s} {o}"
+        );
+        assert_eq!(f, before, "nothing written for a rejected frame");
+    }
+}
+
+#[test]
 fn rx_csum_fields_ignored_with_rsc_info() {
     // virtio §5.1.6.4: csum_start/offset mean counts when RSC_INFO is set.
     let c = RxConfig {
