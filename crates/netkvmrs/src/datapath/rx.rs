@@ -1404,8 +1404,10 @@ impl RxQueue {
             unsafe { nbl::set_rx_tags(l, 0, owner) };
             ring.free_nbls.push(idx as u32);
         }
-        self.held.fetch_sub(count as usize, Ordering::AcqRel);
-        self.refill_and_kick(pool, ring, false);
+        // Refills are batched, but once the stack holds nothing of this queue every free buffer
+        // goes back to the device: an idle ring is a full ring, ready for the next burst.
+        let idle = self.held.fetch_sub(count as usize, Ordering::AcqRel) == count as usize;
+        self.refill_and_kick(pool, ring, idle);
     }
 
     /// Whether this queue owns `l` (an NBL of its pool).
