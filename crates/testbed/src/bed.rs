@@ -121,18 +121,25 @@ fn setup_sysctls(ns: &NetNs, cfg: &TestbedConfig, forward: bool) -> Result<()> {
 
 static STALE_ONCE: Once = Once::new();
 
+/// [`instance::cleanup_stale`] once per process (what [`Testbed::start`] does first). A test that
+/// makes leftovers on purpose calls it before, so that no other thread's first start removes them
+/// under its feet.
+pub fn cleanup_stale_once() {
+    STALE_ONCE.call_once(|| {
+        let r = instance::cleanup_stale();
+        if !r.is_empty() {
+            eprintln!("testbed: removed leftovers of dead runs: {r:?}");
+        }
+    });
+}
+
 impl Testbed {
     /// Builds everything; on error whatever was already created is removed again.
     pub fn start(cfg: TestbedConfig) -> Result<Testbed> {
         crate::probe::probe()
             .required()
             .map_err(Error::Prerequisite)?;
-        STALE_ONCE.call_once(|| {
-            let r = instance::cleanup_stale();
-            if !r.is_empty() {
-                eprintln!("testbed: removed leftovers of dead runs: {r:?}");
-            }
-        });
+        cleanup_stale_once();
         let id = InstanceId::next();
         let mut tb = Testbed {
             id,

@@ -275,6 +275,9 @@ fn panic_inside_a_test_still_cleans_up() {
 #[test]
 fn stale_leftovers_of_a_killed_process_are_removed() {
     require_testbed!();
+    // This process's one automatic cleanup (first Testbed::start of any test thread) must not
+    // run between the child's death and the checks below.
+    testbed::bed::cleanup_stale_once();
     let out = run_child("child_start_then_sigkill_self", &[("NTB_CHILD", "sigkill")]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     use std::os::unix::process::ExitStatusExt;
