@@ -441,6 +441,17 @@ fn bits(c: usize) -> String {
 }
 
 /// §1.7 for an SCU: Ip+TcpChecksumSucceeded always, no failure bits.
+/// An SCU's checksum bits, and its bytes against the modelled `want` (checksum values the NBL
+/// marks invalid are not compared).
+fn scu_frame_matches(n: &Nbl, want: &[u8], what: &str, errs: &mut Vec<String>) {
+    scu_csum_bits(n, what, errs);
+    let skip_ip = n.csum & csum::RX_IP_VALUE_INVALID != 0;
+    let skip_tcp = n.csum & csum::RX_TCP_VALUE_INVALID != 0;
+    for d in compare(&n.frame, want, skip_ip, skip_tcp) {
+        errs.push(format!("{what}: {d}"));
+    }
+}
+
 fn scu_csum_bits(n: &Nbl, what: &str, errs: &mut Vec<String>) {
     let c = n.csum;
     if c & csum::RX_IP_OK == 0 || c & csum::RX_TCP_OK == 0 {
@@ -661,12 +672,7 @@ fn check_one(sc: &Scenario, e: &Exp, n: &Nbl, what: &str, errs: &mut Vec<String>
                     n.count()
                 ));
             }
-            scu_csum_bits(n, what, errs);
-            let skip_ip = n.csum & csum::RX_IP_VALUE_INVALID != 0;
-            let skip_tcp = n.csum & csum::RX_TCP_VALUE_INVALID != 0;
-            for d in compare(&n.frame, &want, skip_ip, skip_tcp) {
-                errs.push(format!("{what}: {d}"));
-            }
+            scu_frame_matches(n, &want, what, errs);
             // §1.5: RscTcpTimestampDelta = latest − earliest TSval.
             let ts: Vec<u32> = m
                 .iter()
@@ -701,12 +707,7 @@ fn check_one(sc: &Scenario, e: &Exp, n: &Nbl, what: &str, errs: &mut Vec<String>
                     n.count()
                 ));
             }
-            scu_csum_bits(n, what, errs);
-            let skip_ip = n.csum & csum::RX_IP_VALUE_INVALID != 0;
-            let skip_tcp = n.csum & csum::RX_TCP_VALUE_INVALID != 0;
-            for d in compare(&n.frame, &want, skip_ip, skip_tcp) {
-                errs.push(format!("{what}: {d}"));
-            }
+            scu_frame_matches(n, &want, what, errs);
         }
     }
 }

@@ -111,6 +111,22 @@ fn with_opts(opts: Vec<u8>) -> impl FnOnce(&Scenario) -> Seg {
     }
 }
 
+/// Two SCUs of two segments each; the pairs differ in the one field `with(segment, pair)` sets,
+/// which the rule says must not be coalesced across.
+fn two_pairs_differing(sc: &mut Scenario, with: impl Fn(Seg, usize) -> Seg) {
+    let mut e = Vec::new();
+    for pair in 0..2 {
+        let g: Vec<usize> = (0..2)
+            .map(|_| {
+                let s = with(sc.next(0, L), pair);
+                sc.push(0, s)
+            })
+            .collect();
+        e.push(Exp::Scu(g));
+    }
+    sc.expect(e);
+}
+
 /// Every rule, in table order.
 pub static RULES: &[Rule] = &[
     // ---- §1.2 -----------------------------------------------------------------------------
@@ -351,17 +367,10 @@ pub static RULES: &[Rule] = &[
             Mode::Na(GSO_NA),
         ],
         build: Build::Scenario(1, |sc| {
-            let mut e = Vec::new();
-            for ecn in [2u8, 3] {
-                let g: Vec<usize> = (0..2)
-                    .map(|_| {
-                        let s = Seg { ecn, ..sc.next(0, L) };
-                        sc.push(0, s)
-                    })
-                    .collect();
-                e.push(Exp::Scu(g));
-            }
-            sc.expect(e);
+            two_pairs_differing(sc, |s, pair| Seg {
+                ecn: [2u8, 3][pair],
+                ..s
+            });
             sc.aborts = Aborts::Exactly(1);
         }),
     },
@@ -706,17 +715,10 @@ pub static RULES: &[Rule] = &[
             Mode::Na(GSO_NA),
         ],
         build: Build::Scenario(1, |sc| {
-            let mut e = Vec::new();
-            for dscp in [0u8, 46] {
-                let g: Vec<usize> = (0..2)
-                    .map(|_| {
-                        let s = Seg { dscp, ..sc.next(0, L) };
-                        sc.push(0, s)
-                    })
-                    .collect();
-                e.push(Exp::Scu(g));
-            }
-            sc.expect(e);
+            two_pairs_differing(sc, |s, pair| Seg {
+                dscp: [0u8, 46][pair],
+                ..s
+            });
             sc.aborts = Aborts::Any;
         }),
     },
@@ -727,17 +729,10 @@ pub static RULES: &[Rule] = &[
         fams: V4,
         modes: [Mode::Full, Mode::Guarantees(QEMU_BYPASS, false), Mode::Na(GSO_NA)],
         build: Build::Scenario(1, |sc| {
-            let mut e = Vec::new();
-            for df in [true, false] {
-                let g: Vec<usize> = (0..2)
-                    .map(|_| {
-                        let s = Seg { df, ..sc.next(0, L) };
-                        sc.push(0, s)
-                    })
-                    .collect();
-                e.push(Exp::Scu(g));
-            }
-            sc.expect(e);
+            two_pairs_differing(sc, |s, pair| Seg {
+                df: [true, false][pair],
+                ..s
+            });
             sc.aborts = Aborts::Any;
         }),
     },
@@ -748,17 +743,10 @@ pub static RULES: &[Rule] = &[
         fams: V6,
         modes: [Mode::Full, Mode::Guarantees("QEMU ignores the flow label", true), Mode::Na(GSO_NA)],
         build: Build::Scenario(1, |sc| {
-            let mut e = Vec::new();
-            for fl in [0x12345u32, 0x54321] {
-                let g: Vec<usize> = (0..2)
-                    .map(|_| {
-                        let s = Seg { flow_label: fl, ..sc.next(0, L) };
-                        sc.push(0, s)
-                    })
-                    .collect();
-                e.push(Exp::Scu(g));
-            }
-            sc.expect(e);
+            two_pairs_differing(sc, |s, pair| Seg {
+                flow_label: [0x12345u32, 0x54321][pair],
+                ..s
+            });
             sc.aborts = Aborts::Any;
         }),
     },
