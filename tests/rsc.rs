@@ -29,10 +29,7 @@ fn run(opts: Opts) -> Run {
     let e = E2e::start(opts).expect("bench");
     let features = e.negotiated_features().unwrap_or_default();
     let before = e.rsc_statistics().ok();
-    let tap_before = e
-        .host_ns()
-        .if_stats(e.tb().host_tap())
-        .expect("host TAP counters");
+    let drops_before = e.host_tap_drops().expect("host TAP counters");
     let cap = Capture::start(e.host_ns(), e.tb().host_tap(), Dir::ToDevice, 1500).unwrap();
     let r = tcp_transfer(
         e.host_ns(),
@@ -44,11 +41,10 @@ fn run(opts: Opts) -> Run {
     )
     .expect("transfer");
     let c = cap.stop();
-    let tap_after = e
-        .host_ns()
-        .if_stats(e.tb().host_tap())
-        .expect("host TAP counters");
-    let tap_drops = tap_after.tx_dropped.saturating_sub(tap_before.tx_dropped);
+    let tap_drops = e
+        .host_tap_drops()
+        .expect("host TAP counters")
+        .saturating_sub(drops_before);
     let after = e.rsc_statistics().ok();
     let stats = match (before, after) {
         (Some(b), Some(mut a)) => {
@@ -75,19 +71,6 @@ fn run(opts: Opts) -> Run {
         stats,
         features,
     }
-}
-
-/// Spec §1.5: arrival order preserved. QEMU delivers in order and drops nothing itself in these
-/// modes; a frame the host TAP dropped (guest rings full on a loaded machine) is a gap the driver
-/// never saw, so gaps beyond the TAP's drops mean the miniport reordered (or lost) frames.
-fn assert_in_order(r: &Run) {
-    assert!(
-        r.rx.tcp_gaps <= r.tap_drops,
-        "indications out of arrival order: {} gaps, {} frames dropped by the host TAP: {:?}",
-        r.rx.tcp_gaps,
-        r.tap_drops,
-        r.rx
-    );
 }
 
 /// Every data segment the host sent is counted once, in an SCU's count or as a frame of its own;
@@ -130,7 +113,7 @@ fn coalesced(r: &Run, in_order: bool) {
         "DupAckCount > 0 makes NDIS turn RSC off"
     );
     if in_order {
-        assert_in_order(r);
+        r.rx.assert_in_order(r.tap_drops);
     }
     if let Some(s) = r.stats {
         assert_eq!(
@@ -204,5 +187,5 @@ fn rsc_disabled_indicates_no_coalesced_frames() {
         "no frame above the MTU either: {:?}",
         r.rx
     );
-    assert_in_order(&r);
+    r.rx.assert_in_order(r.tap_drops);
 }

@@ -683,6 +683,15 @@ impl E2e {
             .ok_or_else(|| "OID_TCP_RSC_STATISTICS: short answer".into())
     }
 
+    /// Frames the host TAP has dropped so far because the device did not read them in time
+    /// (guest rings full): lost before the driver could see them.
+    pub fn host_tap_drops(&self) -> Res<u64> {
+        self.host_ns()
+            .if_stats(self.tb().host_tap())
+            .map(|s| s.tx_dropped)
+            .map_err(|e| format!("host TAP counters: {e}"))
+    }
+
     /// `ethtool -k` of the host TAP: what QEMU accepts from the host kernel, i.e. the
     /// device's current guest offloads (QEMU applies them with TUNSETOFFLOAD).
     pub fn host_tap_features(&self) -> Res<Vec<(String, bool)>> {

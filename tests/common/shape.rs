@@ -431,6 +431,19 @@ impl RxSnap {
     pub fn lies(&self) -> u64 {
         self.lie_ip + self.lie_l4
     }
+
+    /// Spec §1.5: arrival order preserved per flow. QEMU delivers in order and drops nothing
+    /// itself; a frame the host TAP dropped (`tap_drops`, guest rings full on a loaded machine)
+    /// is a gap the driver never saw, so gaps beyond that mean the miniport reordered (or lost)
+    /// frames.
+    pub fn assert_in_order(&self, tap_drops: u64) {
+        assert!(
+            self.tcp_gaps <= tap_drops,
+            "indications out of arrival order: {} gaps, {tap_drops} frames dropped by the host \
+             TAP: {self:?}",
+            self.tcp_gaps
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
