@@ -190,38 +190,7 @@ fn write_configuration_updates_the_registry() {
     let (mut h, _bus) = Harness::fake(fake(), Registry::with_mandatory());
     h.load(entry).unwrap();
     h.initialize().unwrap();
-    let mut obj = n::NDIS_CONFIGURATION_OBJECT {
-        Header: n::NDIS_OBJECT_HEADER::new(
-            n::NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
-            n::NDIS_CONFIGURATION_OBJECT_REVISION_1,
-            n::NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1,
-        ),
-        NdisHandle: s.adapter(),
-        Flags: 0,
-    };
-    let mut ch: n::NDIS_HANDLE = std::ptr::null_mut();
-    // SAFETY: valid object and out-parameter.
-    assert_eq!(
-        // SAFETY: valid object and out-parameter.
-        unsafe { n::NdisOpenConfigurationEx(&mut obj, &mut ch) },
-        n::NDIS_STATUS_SUCCESS
-    );
-    let mut key: Vec<u16> = "Written".encode_utf16().collect();
-    let mut ks = n::UNICODE_STRING {
-        Length: (key.len() * 2) as u16,
-        MaximumLength: (key.len() * 2) as u16,
-        Buffer: key.as_mut_ptr(),
-    };
-    let mut p = n::NDIS_CONFIGURATION_PARAMETER {
-        ParameterType: n::NdisParameterInteger,
-        ParameterData: n::NDIS_CONFIGURATION_PARAMETER_DATA { IntegerData: 42 },
-    };
-    let mut st = 0;
-    // SAFETY: valid arguments.
-    unsafe { n::NdisWriteConfiguration(&mut st, ch, &mut ks, &mut p) };
-    assert_eq!(st, n::NDIS_STATUS_SUCCESS);
-    // SAFETY: the handle opened above.
-    unsafe { n::NdisCloseConfiguration(ch) };
+    write_dword(s.adapter(), "Written", 42);
     assert_eq!(h.registry().get("written"), Some(&RegValue::Dword(42)));
     assert!(h.take_violations().is_empty());
 }
@@ -232,22 +201,54 @@ fn a_configuration_handle_left_open_is_a_leak_at_halt() {
     let (mut h, _bus) = Harness::fake(fake(), Registry::with_mandatory());
     h.quiet(true);
     h.up(entry).unwrap();
+    // Opened and never closed.
+    let _ = open_configuration(s.adapter());
+    h.pause().unwrap();
+    h.halt().unwrap();
+    let v = h.expect_violation(ndis_emu::Kind::Leak);
+    assert!(v.message.contains("Config"), "{v}");
+}
+
+/// `NdisOpenConfigurationEx` on `adapter`, as a miniport calls it; the handle must be closed.
+fn open_configuration(adapter: n::NDIS_HANDLE) -> n::NDIS_HANDLE {
     let mut obj = n::NDIS_CONFIGURATION_OBJECT {
         Header: n::NDIS_OBJECT_HEADER::new(
             n::NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
             n::NDIS_CONFIGURATION_OBJECT_REVISION_1,
             n::NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1,
         ),
-        NdisHandle: s.adapter(),
+        NdisHandle: adapter,
         Flags: 0,
     };
     let mut ch: n::NDIS_HANDLE = std::ptr::null_mut();
-    // SAFETY: valid object and out-parameter.
-    unsafe { n::NdisOpenConfigurationEx(&mut obj, &mut ch) };
-    h.pause().unwrap();
-    h.halt().unwrap();
-    let v = h.expect_violation(ndis_emu::Kind::Leak);
-    assert!(v.message.contains("Config"), "{v}");
+    assert_eq!(
+        // SAFETY: valid object and out-parameter.
+        unsafe { n::NdisOpenConfigurationEx(&mut obj, &mut ch) },
+        n::NDIS_STATUS_SUCCESS
+    );
+    ch
+}
+
+/// Opens the configuration, writes `name` = `value` (an integer) with
+/// `NdisWriteConfiguration` and closes it again, as a miniport does.
+fn write_dword(adapter: n::NDIS_HANDLE, name: &str, value: u32) {
+    let ch = open_configuration(adapter);
+    let mut key: Vec<u16> = name.encode_utf16().collect();
+    let mut ks = n::UNICODE_STRING {
+        Length: (key.len() * 2) as u16,
+        MaximumLength: (key.len() * 2) as u16,
+        Buffer: key.as_mut_ptr(),
+    };
+    let mut p = n::NDIS_CONFIGURATION_PARAMETER {
+        ParameterType: n::NdisParameterInteger,
+        ParameterData: n::NDIS_CONFIGURATION_PARAMETER_DATA { IntegerData: value },
+    };
+    let mut st = 0;
+    // SAFETY: valid arguments; `ch` is open.
+    unsafe { n::NdisWriteConfiguration(&mut st, ch, &mut ks, &mut p) };
+    assert_eq!(st, n::NDIS_STATUS_SUCCESS);
+    // SAFETY: the handle opened above.
+    unsafe { n::NdisCloseConfiguration(ch) };
 }
 
 /// A file-backed registry in a fresh directory (removed by the caller).
@@ -423,37 +424,7 @@ fn write_configuration_is_kept_in_the_registry_file() {
     });
     let (mut h, _bus) = Harness::fake(fake(), Registry::load(&path).unwrap());
     h.up(entry).unwrap();
-    let mut obj = n::NDIS_CONFIGURATION_OBJECT {
-        Header: n::NDIS_OBJECT_HEADER::new(
-            n::NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
-            n::NDIS_CONFIGURATION_OBJECT_REVISION_1,
-            n::NDIS_SIZEOF_CONFIGURATION_OBJECT_REVISION_1,
-        ),
-        NdisHandle: s.adapter(),
-        Flags: 0,
-    };
-    let mut ch: n::NDIS_HANDLE = std::ptr::null_mut();
-    assert_eq!(
-        // SAFETY: valid object and out-parameter.
-        unsafe { n::NdisOpenConfigurationEx(&mut obj, &mut ch) },
-        n::NDIS_STATUS_SUCCESS
-    );
-    let mut key: Vec<u16> = "Written".encode_utf16().collect();
-    let mut ks = n::UNICODE_STRING {
-        Length: (key.len() * 2) as u16,
-        MaximumLength: (key.len() * 2) as u16,
-        Buffer: key.as_mut_ptr(),
-    };
-    let mut p = n::NDIS_CONFIGURATION_PARAMETER {
-        ParameterType: n::NdisParameterInteger,
-        ParameterData: n::NDIS_CONFIGURATION_PARAMETER_DATA { IntegerData: 42 },
-    };
-    let mut st = 0;
-    // SAFETY: valid arguments.
-    unsafe { n::NdisWriteConfiguration(&mut st, ch, &mut ks, &mut p) };
-    assert_eq!(st, n::NDIS_STATUS_SUCCESS);
-    // SAFETY: the handle opened above.
-    unsafe { n::NdisCloseConfiguration(ch) };
+    write_dword(s.adapter(), "Written", 42);
     assert_eq!(
         Registry::load(&path).unwrap().get("Written"),
         Some(&RegValue::Dword(42))
