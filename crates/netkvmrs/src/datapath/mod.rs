@@ -712,27 +712,15 @@ impl Datapath {
     /// Indicates up to `budget` NBLs other processors steered to this one (DISPATCH_LEVEL); returns how
     /// many, and whether more wait.
     fn indicate_steered(&self, budget: u32) -> (u32, bool) {
-        let (list, more) = self.steering.take_local(budget);
-        if list.is_empty() {
-            return (0, more);
-        }
-        let count = list.len();
         if self.gate() != Gate::Running {
-            self.give_back(list);
+            let (list, more) = self.steering.take_local(budget);
+            let count = list.len();
+            if count > 0 {
+                self.give_back(list);
+            }
             return (count, more);
         }
-        // SAFETY: built receive NBLs of this adapter (already counted as held by their queues);
-        // DISPATCH_LEVEL (DPC) as flagged.
-        unsafe {
-            n::NdisMIndicateReceiveNetBufferLists(
-                self.env.miniport,
-                list.head(),
-                0,
-                count,
-                n::NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL,
-            )
-        };
-        (count, more)
+        self.steering.indicate_local(self.env.miniport, budget)
     }
 
     /// Takes back (to their queues) every receive NBL waiting on a steering list.

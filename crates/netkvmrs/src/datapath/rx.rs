@@ -912,7 +912,12 @@ impl RxQueue {
         }
         let count = local.len();
         if count > 0 {
-            indicate_steered_first(pool, steering);
+            // What waits on this processor's steering list goes first: the pair's DPC also runs on
+            // the processors it steers to, so frames of a flow this ring steered here in an earlier
+            // round (its DPC then ran elsewhere) may still wait there, and indicating the new ones
+            // first would reorder the flow (spec §1.5; seen end to end as ~1 gap per 5–10k frames).
+            // This DPC holds the ring (`busy`), so no later frame of it can be pushed meanwhile.
+            steering.indicate_local(pool.miniport, u32::MAX);
             self.indicate(pool, w, local);
         }
         count
@@ -1479,33 +1484,6 @@ enum PoolError {
     Dma,
     /// MDLs, NBLs, host memory.
     Other,
-}
-
-/// Indicates what other processors steered to this one before a round indicates its own frames.
-///
-/// The pair's DPC also runs on the processors it steers to (the steering DPC is the pair's message),
-/// so frames of a flow this ring steered here in an earlier round, while its DPC ran elsewhere, may
-/// still wait on this processor's list; indicating the new ones first would reorder the flow
-/// (spec §1.5; seen end to end as ~1 gap per 5–10k frames). The caller holds the ring (its `busy`
-/// flag), so no later frame of this ring can be pushed meanwhile.
-fn indicate_steered_first(pool: &RxPool, steering: &Steering) {
-    let (early, _) = steering.take_local(u32::MAX);
-    if early.is_empty() {
-        return;
-    }
-    let count = early.len();
-    // SAFETY: built receive NBLs of this adapter taken off a steering list (already counted as held
-    // by their queues, like `Datapath::indicate_steered`); DISPATCH_LEVEL (DPC) as flagged; the
-    // caller indicates only while the gate is running.
-    unsafe {
-        n::NdisMIndicateReceiveNetBufferLists(
-            pool.miniport,
-            early.head(),
-            0,
-            count,
-            n::NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL,
-        )
-    };
 }
 
 /// Why a frame was not indicated.

@@ -197,6 +197,27 @@ impl Steering {
         (out, !g.is_empty())
     }
 
+    /// Indicates up to `max` NBLs of the current processor's list (DISPATCH_LEVEL, only while the
+    /// adapter's gate is running); returns how many, and whether more wait.
+    pub(crate) fn indicate_local(&self, miniport: n::NDIS_HANDLE, max: u32) -> (u32, bool) {
+        let (list, more) = self.take_local(max);
+        let count = list.len();
+        if count > 0 {
+            // SAFETY: built receive NBLs of this adapter (already counted as held by their
+            // queues); DISPATCH_LEVEL (DPC) as flagged; the caller checked the gate.
+            unsafe {
+                n::NdisMIndicateReceiveNetBufferLists(
+                    miniport,
+                    list.head(),
+                    0,
+                    count,
+                    n::NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL,
+                )
+            };
+        }
+        (count, more)
+    }
+
     /// Every list (gate closed: the NBLs go back to their queues instead of being indicated).
     pub(crate) fn take_all(&self) -> NblList {
         let mut all = NblList::new();
