@@ -403,14 +403,16 @@ impl State {
         self.queue_sel = 0;
         self.isr = 0;
         let n = usize::from(self.num_queues());
-        self.queues = vec![
-            FakeQueue {
-                size: self.cfg.queue_size,
-                vector: NO_VECTOR,
-                ..FakeQueue::default()
-            };
-            n
-        ];
+        self.queues = vec![self.fresh_queue(); n];
+    }
+
+    /// A queue as the device presents it after reset: the maximum size, no vector.
+    fn fresh_queue(&self) -> FakeQueue {
+        FakeQueue {
+            size: self.cfg.queue_size,
+            vector: NO_VECTOR,
+            ..FakeQueue::default()
+        }
     }
 
     fn negotiated(&self) -> Features {
@@ -514,15 +516,8 @@ impl State {
                         let f = Features::from_bits_retain(self.driver_features);
                         self.mq_accepted = f.intersects(Features::MQ.union(Features::RSS));
                         let n = usize::from(self.num_queues());
-                        let size = self.cfg.queue_size;
-                        self.queues.resize(
-                            n,
-                            FakeQueue {
-                                size,
-                                vector: NO_VECTOR,
-                                ..FakeQueue::default()
-                            },
-                        );
+                        let q = self.fresh_queue();
+                        self.queues.resize(n, q);
                     }
                 }
                 self.status = v;
